@@ -1,0 +1,1 @@
+"""The `nemu` command line: one module per group of subcommands, each with `register()`."""
