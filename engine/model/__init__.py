@@ -1,0 +1,23 @@
+"""The topology model: plain data, no processes, no Qt."""
+
+from engine.model.events import (
+    LinkAdded,
+    LinkChanged,
+    LinkRemoved,
+    NodeAdded,
+    NodeChanged,
+    NodeRemoved,
+    NodeRenamed,
+    TopologyEvent,
+)
+from engine.model.link import End, Endpoint, Link
+from engine.model.node import Interface, NicModel, Node, NodeKind, Storage, StorageKind
+from engine.model.params import BerMode, DirectionParams
+from engine.model.topology import Machine, Topology
+
+__all__ = [
+    "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link", "LinkAdded",
+    "LinkChanged", "LinkRemoved", "Machine", "NicModel", "Node", "NodeAdded", "NodeChanged",
+    "NodeKind", "NodeRemoved", "NodeRenamed", "Storage", "StorageKind", "Topology",
+    "TopologyEvent",
+]

@@ -1,0 +1,335 @@
+"""A topology: the nodes and links a user drew, on a networkx multigraph.
+
+This is pure description (Mininet's `Topo`): it can be built, edited, validated and saved
+without starting anything. Every mutation goes through a method that checks it and tells the
+listeners, so the canvas and a running session stay in step with the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+
+from engine.errors import LinkParamError, TopologyError
+from engine.model.events import (
+    LinkAdded,
+    LinkChanged,
+    LinkRemoved,
+    NodeAdded,
+    NodeChanged,
+    NodeRemoved,
+    NodeRenamed,
+    TopologyEvent,
+)
+from engine.model.link import End, Endpoint, Link
+from engine.model.node import NAME_RE, Interface, Node, NodeKind
+from engine.model.params import DirectionParams
+
+LINK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,79}$")
+
+Listener = Callable[[TopologyEvent], None]
+
+
+@dataclass(frozen=True)
+class Machine:
+    """A physical machine nodes can be placed on, reached over SSH ("local" is implicit)."""
+
+    name: str
+    address: str
+    user: str = ""
+    port: int = 22
+    key: str = ""          # path of a private key; empty = the SSH agent / default keys
+
+    def __post_init__(self) -> None:
+        if not NAME_RE.match(self.name) or self.name == "local":
+            raise TopologyError(f"machine name {self.name!r} must be a plain name other than "
+                                "'local'", "name")
+        if not self.address:
+            raise TopologyError("a machine needs an address", "address")
+        if not 1 <= self.port <= 65535:
+            raise TopologyError(f"port {self.port} must be between 1 and 65535", "port")
+
+
+@dataclass
+class Topology:
+    name: str = "untitled"
+    description: str = ""
+    machines: list[Machine] = field(default_factory=list)
+    graph: nx.MultiGraph = field(default_factory=nx.MultiGraph, repr=False)
+    _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
+
+    # ---- reading -------------------------------------------------------------------
+    @property
+    def nodes(self) -> list[Node]:
+        return [d["node"] for _, d in self.graph.nodes(data=True)]
+
+    @property
+    def links(self) -> list[Link]:
+        return [d["link"] for _, _, d in self.graph.edges(data=True)]
+
+    def node(self, name: str) -> Node:
+        try:
+            return self.graph.nodes[name]["node"]  # type: ignore[no-any-return]
+        except KeyError:
+            raise TopologyError(f"no node named {name!r}") from None
+
+    def has_node(self, name: str) -> bool:
+        return name in self.graph
+
+    def link(self, name: str) -> Link:
+        for link in self.links:
+            if link.name == name:
+                return link
+        raise TopologyError(f"no link named {name!r}")
+
+    def links_of(self, node: str) -> list[Link]:
+        return [d["link"] for _, _, d in self.graph.edges(node, data=True)]
+
+    def link_at(self, node: str, iface: str) -> Link | None:
+        """The link plugged into that interface, if any."""
+        for link in self.links_of(node):
+            for end in (link.a, link.b):
+                if end.node == node and end.iface == iface:
+                    return link
+        return None
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Topology):
+            return NotImplemented
+        return (self.name, self.description, self.machines, self.nodes, self.links) == (
+            other.name, other.description, other.machines, other.nodes, other.links)
+
+    # ---- listening -----------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Call `listener` on every change; returns a function that unsubscribes."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def _emit(self, event: TopologyEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    # ---- editing -------------------------------------------------------------------
+    def unique_name(self, stem: str) -> str:
+        """`stem` followed by the first number that makes a free node name: h1, h2..."""
+        n = 1
+        while f"{stem}{n}" in self.graph:
+            n += 1
+        return f"{stem}{n}"
+
+    def add_node(self, node: Node) -> Node:
+        if node.name in self.graph:
+            raise TopologyError(f"a node named {node.name!r} exists already")
+        self.graph.add_node(node.name, node=node)
+        self._emit(NodeAdded(node))
+        return node
+
+    def remove_node(self, name: str) -> tuple[Node, list[Link]]:
+        """Remove a node and its links; returns both so an undo can put them back."""
+        node = self.node(name)
+        links = self.links_of(name)
+        for link in links:
+            self.remove_link(link.name)
+        self.graph.remove_node(name)
+        self._emit(NodeRemoved(node))
+        return node, links
+
+    def update_node(self, name: str, **changes: Any) -> Node:
+        """Change node fields (image, memory, pos, services...); checked before it applies."""
+        node = self.node(name)
+        if "name" in changes:
+            raise TopologyError("use rename_node() to rename")
+        if "interfaces" in changes:
+            for iface in node.interfaces:
+                if self.link_at(name, iface.name) and not any(
+                        i.name == iface.name for i in changes["interfaces"]):
+                    raise TopologyError(f"interface {name}.{iface.name} carries a link; "
+                                        "remove the link first")
+        new = dataclasses.replace(node, **changes)  # runs Node's checks
+        if new.host != "local" and new.host not in {m.name for m in self.machines}:
+            raise TopologyError(f"{name}: no machine named {new.host!r}", "host")
+        self.graph.nodes[name]["node"] = new
+        self._emit(NodeChanged(name, changes))
+        return new
+
+    def rename_node(self, old: str, new: str) -> None:
+        node = self.node(old)
+        if new in self.graph:
+            raise TopologyError(f"a node named {new!r} exists already")
+        renamed = dataclasses.replace(node, name=new)
+        nx.relabel_nodes(self.graph, {old: new}, copy=False)
+        self.graph.nodes[new]["node"] = renamed
+        for u, v, key, d in list(self.graph.edges(new, keys=True, data=True)):
+            link: Link = d["link"]
+            a = dataclasses.replace(link.a, node=new) if link.a.node == old else link.a
+            b = dataclasses.replace(link.b, node=new) if link.b.node == old else link.b
+            self.graph.edges[u, v, key]["link"] = dataclasses.replace(link, a=a, b=b)
+        self._emit(NodeRenamed(old, new))
+
+    def add_interface(self, node_name: str, iface: Interface | None = None) -> Interface:
+        node = self.node(node_name)
+        iface = iface or Interface(node.next_interface_name())
+        self.update_node(node_name, interfaces=[*node.interfaces, iface])
+        return iface
+
+    def free_interface(self, node_name: str) -> str:
+        """An interface of that node with no link, adding one if all are taken."""
+        node = self.node(node_name)
+        for iface in node.interfaces:
+            if self.link_at(node_name, iface.name) is None:
+                return iface.name
+        return self.add_interface(node_name).name
+
+    def unique_link_name(self, a: str, b: str) -> str:
+        names = {link.name for link in self.links}
+        stem = f"{a}-{b}"
+        if stem not in names:
+            return stem
+        n = 2
+        while f"{stem}-{n}" in names:
+            n += 1
+        return f"{stem}-{n}"
+
+    def add_link(self, link: Link) -> Link:
+        problems = self._link_problems(link)
+        if problems:
+            raise problems[0]
+        self.graph.add_edge(link.a.node, link.b.node, key=link.name, link=link)
+        self._emit(LinkAdded(link))
+        return link
+
+    def connect(self, a: str, b: str, a_iface: str | None = None, b_iface: str | None = None,
+                params: DirectionParams | None = None, name: str | None = None) -> Link:
+        """Join two nodes, choosing (or adding) free interfaces when none are given."""
+        self.node(a), self.node(b)
+        if a == b:
+            raise TopologyError(f"link joins {a} to itself")
+        a_if = a_iface or self.free_interface(a)
+        b_if = b_iface or self.free_interface(b)
+        p = params or DirectionParams()
+        return self.add_link(Link(name or self.unique_link_name(a, b),
+                                  Endpoint(a, a_if, p), Endpoint(b, b_if, p)))
+
+    def remove_link(self, name: str) -> Link:
+        link = self.link(name)
+        self.graph.remove_edge(link.a.node, link.b.node, key=name)
+        self._emit(LinkRemoved(link))
+        return link
+
+    def set_link_params(self, name: str, which: End | Literal["both"] = "both",
+                        **changes: Any) -> Link:
+        """Change parameters of one direction or both ('10Mbit' strings are parsed)."""
+        link = self.link(name)
+        ends: list[End] = ["a", "b"] if which == "both" else [which]
+        new = link
+        diff: dict[str, dict[str, Any]] = {}
+        for e in ends:
+            try:
+                params = link.end(e).params.replace(**changes)
+            except LinkParamError as err:
+                raise LinkParamError(f"link {name}: {err.message}", f"{e}.{err.where}") from None
+            new = new.with_params(e, params)
+            d = params.changes_from(link.end(e).params)
+            if d:
+                diff[e] = d
+        if not diff:
+            return link
+        self.graph.edges[link.a.node, link.b.node, name]["link"] = new
+        self._emit(LinkChanged(new, diff))
+        return new
+
+    # ---- checking ------------------------------------------------------------------
+    def _link_problems(self, link: Link, index: int | None = None) -> list[TopologyError]:
+        where = f"links[{index}]" if index is not None else f"link {link.name}"
+        out: list[TopologyError] = []
+        if not LINK_NAME_RE.match(link.name):
+            out.append(TopologyError(f"link name {link.name!r} must start with a letter and "
+                                     "hold letters, digits, '_', '-' or '.'", f"{where}.name"))
+        if index is None and any(other.name == link.name for other in self.links):
+            out.append(TopologyError(f"a link named {link.name!r} exists already", where))
+        for which, end in (("a", link.a), ("b", link.b)):
+            if end.node not in self.graph:
+                out.append(TopologyError(f"unknown node {end.node!r}", f"{where}.{which}.node"))
+                continue
+            node = self.node(end.node)
+            if node.interface(end.iface) is None:
+                have = ", ".join(i.name for i in node.interfaces) or "none"
+                out.append(TopologyError(f"node {end.node} has no interface {end.iface!r} "
+                                         f"(it has: {have})", f"{where}.{which}.iface"))
+                continue
+            taken = self.link_at(end.node, end.iface)
+            if taken is not None and taken.name != link.name:
+                out.append(TopologyError(f"{end.label} already carries link {taken.name}",
+                                         f"{where}.{which}.iface"))
+        if link.a.node == link.b.node:
+            out.append(TopologyError(f"link joins {link.a.node} to itself", where))
+        return out
+
+    def validate(self) -> list[TopologyError]:
+        """Every problem of the whole topology (empty when it can run)."""
+        problems: list[TopologyError] = []
+        machines = {m.name for m in self.machines}
+        for i, node in enumerate(self.nodes):
+            if node.host != "local" and node.host not in machines:
+                problems.append(TopologyError(f"node {node.name} is placed on unknown machine "
+                                              f"{node.host!r}", f"nodes[{i}].host"))
+        seen_if: dict[tuple[str, str], str] = {}
+        for i, link in enumerate(self.links):
+            for which, end in (("a", link.a), ("b", link.b)):
+                key = (end.node, end.iface)
+                if key in seen_if and seen_if[key] != link.name:
+                    problems.append(TopologyError(
+                        f"{end.label} is used by link {seen_if[key]} too",
+                        f"links[{i}].{which}.iface"))
+                seen_if[key] = link.name
+        problems += self._address_problems()
+        problems += self._fabric_loops()
+        return problems
+
+    def _address_problems(self) -> list[TopologyError]:
+        out: list[TopologyError] = []
+        seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
+        for i, node in enumerate(self.nodes):
+            for j, iface in enumerate(node.interfaces):
+                if iface.address is None:
+                    continue
+                ip = ipaddress.ip_interface(iface.address).ip
+                if ip in seen:
+                    out.append(TopologyError(f"address {ip} is given to {seen[ip]} too",
+                                             f"nodes[{i}].interfaces[{j}].address"))
+                seen[ip] = f"{node.name}.{iface.name}"
+        return out
+
+    def _fabric_loops(self) -> list[TopologyError]:
+        """Hubs and switches joined in a cycle would flood frames around it for ever."""
+        fabric = [n.name for n in self.nodes if n.kind.is_fabric]
+        sub = nx.Graph()
+        sub.add_nodes_from(fabric)
+        out: list[TopologyError] = []
+        for link in self.links:
+            a, b = link.a.node, link.b.node
+            if a in sub and b in sub:
+                if sub.has_edge(a, b) or nx.has_path(sub, a, b):
+                    cycle = [*nx.shortest_path(sub, a, b), a]
+                    out.append(TopologyError(
+                        "hubs and switches joined in a loop (" + " - ".join(cycle) +
+                        "): frames would circle for ever; remove one link of the loop",
+                        f"link {link.name}"))
+                    continue
+                sub.add_edge(a, b)
+        return out
+
+    def summary_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {k.value: 0 for k in NodeKind}
+        for node in self.nodes:
+            counts[node.kind.value] += 1
+        return counts

@@ -1,0 +1,187 @@
+"""Strict parsing and canonical formatting of the quantities a topology carries.
+
+Every quantity has one canonical text form, so a file saved by nemu loads back to the same
+values and saves again to the same text. Parsing is strict: a unit is required wherever a bare
+number would be ambiguous ("20" as a delay is an error, "20ms" is not).
+
+Internal units: bandwidth in bit/s (int), durations in nanoseconds (int), percentages as
+floats in percent (0.1 means 0.1 %), bit-error rate as a per-bit probability, sizes in bytes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from engine.errors import UnitError
+
+_NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)"
+_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµ/%]*)\s*$")
+
+_SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+_BIN = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+_TIME_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
+            "min": 60_000_000_000}
+
+MAX_BANDWIDTH = 10**12          # 1 Tbit/s: beyond is surely a typo
+MAX_DURATION_NS = 3600 * 10**9  # one hour of delay or jitter
+
+
+def _split(text: object, what: str) -> tuple[float, str]:
+    if isinstance(text, bool):
+        raise _err(what, f"expected a quantity, got {text!r}")
+    if isinstance(text, int | float):
+        return float(text), ""
+    if not isinstance(text, str):
+        raise _err(what, f"expected a quantity, got {type(text).__name__} {text!r}")
+    m = _QUANTITY.match(text)
+    if not m:
+        raise _err(what, f"cannot read {text!r} as a quantity")
+    value = float(m.group("num"))
+    if not math.isfinite(value):
+        raise _err(what, f"{text!r} is not a finite number")
+    return value, m.group("unit")
+
+
+def _err(what: str, message: str) -> UnitError:
+    return UnitError(f"{what}: {message}" if what else message)
+
+
+def parse_bandwidth(text: object, what: str = "bandwidth") -> int | None:
+    """'10Mbit', '1.25Mbit/s', '100kbps', '2MB/s' (bytes) -> bit/s; 'unlimited'/None -> None."""
+    if text is None or (isinstance(text, str) and text.strip().lower() in ("unlimited", "none")):
+        return None
+    value, unit = _split(text, what)
+    if unit == "" and value != 0:
+        raise _err(what, f"{text!r} needs a unit, e.g. '10Mbit'")
+    m = re.fullmatch(r"(?P<p>[kKMGT]?)(?P<u>bit/s|bit|bps|b/s|B/s|Bps|B)?", unit)
+    if not m or (unit and not m.group("u")):
+        raise _err(what, f"unknown unit {unit!r} in {text!r} "
+                        "(use bit, kbit, Mbit, Gbit, optionally /s; or B/s for bytes)")
+    bits = value * _SI[m.group("p")] * (8 if (m.group("u") or "").startswith("B") else 1)
+    if bits < 0:
+        raise _err(what, f"{text!r} must be >= 0")
+    if bits > MAX_BANDWIDTH:
+        raise _err(what, f"{text!r} is above the 1 Tbit/s limit")
+    if bits < 1:
+        raise _err(what, f"{text!r} would carry nothing; use 'unlimited', "
+                        "or set the link down")
+    if abs(bits - round(bits)) > 1e-6 * max(1.0, bits):
+        raise _err(what, f"{text!r} is not a whole number of bit/s")
+    return round(bits)
+
+
+def format_bandwidth(bps: int | None) -> str:
+    if bps is None:
+        return "unlimited"
+    for prefix, factor in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("k", 10**3)):
+        if bps >= factor and (bps * 1000) % factor == 0:
+            return f"{_trim(bps / factor)}{prefix}bit"
+    return f"{bps}bit"
+
+
+def format_rate(bps: float) -> str:
+    """A live rate for display, with units that adapt: '9.8 Mb/s', '120 kb/s', '0 b/s'."""
+    for prefix, factor in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if bps >= factor:
+            v = bps / factor
+            return f"{v:.3g} {prefix}b/s" if v < 100 else f"{v:.0f} {prefix}b/s"
+    return f"{bps:.0f} b/s"
+
+
+def parse_duration(text: object, what: str = "duration") -> int:
+    """'20ms', '1.5s', '250us', '0' -> nanoseconds (int); a bare non-zero number is an error."""
+    value, unit = _split(text, what)
+    if unit == "" and value != 0:
+        raise _err(what, f"{text!r} needs a unit, e.g. '20ms'")
+    if unit and unit not in _TIME_NS:
+        raise _err(what, f"unknown unit {unit!r} in {text!r} (use ns, us, ms, s, min)")
+    ns = value * _TIME_NS.get(unit, 1)
+    if ns < 0:
+        raise _err(what, f"{text!r} must be >= 0")
+    if ns > MAX_DURATION_NS:
+        raise _err(what, f"{text!r} is above the one-hour limit")
+    return round(ns)
+
+
+def format_duration(ns: int) -> str:
+    if ns == 0:
+        return "0ms"
+    for unit, factor in (("s", 10**9), ("ms", 10**6), ("us", 10**3)):
+        if ns >= factor and (ns * 1000) % factor == 0:
+            return f"{_trim(ns / factor)}{unit}"
+    return f"{ns}ns"
+
+
+def parse_percent(text: object, what: str = "percentage") -> float:
+    """'0.1%' -> 0.1 (percent). A bare number is an error unless it is 0."""
+    value, unit = _split(text, what)
+    if unit == "" and value != 0:
+        raise _err(what, f"{text!r} needs a '%' sign, e.g. '0.1%'")
+    if unit not in ("", "%"):
+        raise _err(what, f"unknown unit {unit!r} in {text!r} (write it as a percentage)")
+    if not 0 <= value <= 100:
+        raise _err(what, f"{text!r} must be between 0% and 100%")
+    return value
+
+
+def format_percent(pct: float) -> str:
+    return f"{_trim(pct)}%"
+
+
+def parse_probability(text: object, what: str = "probability") -> float:
+    """A per-bit (or per-frame) probability: '1e-6', 1e-06, '0'. Must be within [0, 1]."""
+    value, unit = _split(text, what)
+    if unit:
+        raise _err(what, f"{text!r} is a probability and takes no unit, e.g. '1e-6'")
+    if not 0 <= value <= 1:
+        raise _err(what, f"{text!r} must be between 0 and 1")
+    return value
+
+
+def format_probability(p: float) -> str:
+    return "0" if p == 0 else repr(p)
+
+
+def parse_size(text: object, what: str = "size") -> int:
+    """'1500', '64KiB', '1MB', '2k' -> bytes (int)."""
+    value, unit = _split(text, what)
+    m = re.fullmatch(r"(?P<p>[kKMGT]i?)?(?P<u>B)?", unit)
+    if not m:
+        raise _err(what, f"unknown unit {unit!r} in {text!r} (use B, KiB, MiB, kB, MB)")
+    prefix = m.group("p") or ""
+    factor = _BIN[prefix.upper() if prefix == "ki" else prefix] if prefix.endswith("i") \
+        else _SI[prefix]
+    nbytes = value * factor
+    if nbytes < 0:
+        raise _err(what, f"{text!r} must be >= 0")
+    if nbytes != int(nbytes):
+        raise _err(what, f"{text!r} is not a whole number of bytes")
+    return int(nbytes)
+
+
+def parse_memory(text: object, what: str = "memory") -> int:
+    """Guest memory: '128M', '128MiB', '1G', '1GiB' -> MiB (int); a bare number means MiB."""
+    value, unit = _split(text, what)
+    factors = {"": 1, "M": 1, "MB": 1, "Mi": 1, "MiB": 1, "G": 1024, "GB": 1024, "Gi": 1024,
+               "GiB": 1024}
+    if unit not in factors:
+        raise _err(what, f"unknown unit {unit!r} in {text!r} (use M or G, e.g. '128M')")
+    mib = value * factors[unit]
+    if mib != int(mib) or mib < 16:
+        raise _err(what, f"{text!r} must be a whole number of MiB, at least 16M")
+    if mib > 1024 * 1024:
+        raise _err(what, f"{text!r} is above 1 TiB")
+    return int(mib)
+
+
+def format_memory(mib: int) -> str:
+    return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
+
+
+def _trim(x: float) -> str:
+    """Shortest text for a float that reads back equal: 10.0 -> '10', 1.25 -> '1.25'."""
+    if x == int(x) and abs(x) < 1e15:
+        return str(int(x))
+    return repr(x)
