@@ -42,10 +42,10 @@ class TopologyErrors(TopologyError):
     """Several topology errors found at once (validation reports them all, not just the first)."""
 
     def __init__(self, errors: Sequence[TopologyError], source: str = "") -> None:
-        self.errors = list(errors)
+        self.errors = [e.located(source) if source else e for e in errors]
         self.source = source
         self.where = ""
-        self.message = "\n".join(str(e.located(source) if source else e) for e in self.errors)
+        self.message = "\n".join(str(e) for e in self.errors)
         Exception.__init__(self, self.message)
 
     def located(self, source: str) -> TopologyErrors:

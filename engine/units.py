@@ -32,6 +32,8 @@ def _split(text: object, what: str) -> tuple[float, str]:
     if isinstance(text, bool):
         raise _err(what, f"expected a quantity, got {text!r}")
     if isinstance(text, int | float):
+        if not math.isfinite(text):
+            raise _err(what, f"{text!r} is not a finite number")
         return float(text), ""
     if not isinstance(text, str):
         raise _err(what, f"expected a quantity, got {type(text).__name__} {text!r}")
@@ -67,7 +69,7 @@ def parse_bandwidth(text: object, what: str = "bandwidth") -> int | None:
     if bits < 1:
         raise _err(what, f"{text!r} would carry nothing; use 'unlimited', "
                         "or set the link down")
-    if abs(bits - round(bits)) > 1e-6 * max(1.0, bits):
+    if abs(bits - round(bits)) > 1e-9 * max(1.0, bits):
         raise _err(what, f"{text!r} is not a whole number of bit/s")
     return round(bits)
 

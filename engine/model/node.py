@@ -124,11 +124,16 @@ class Node:
             raise TopologyError(f"node name {self.name!r} must start with a letter and hold at "
                                 "most 32 letters, digits, '_' or '-'", "name")
         if self.kind.is_machine:
-            self.image = self.image or DEFAULT_IMAGE[self.kind]
-            self.memory = self.memory or 128
-            self.cpus = self.cpus or 1
-            self.nic = self.nic or NicModel.VIRTIO
-            self.arch = self.arch or "x86_64"
+            self.image = DEFAULT_IMAGE[self.kind] if self.image is None else self.image
+            self.memory = 128 if self.memory is None else self.memory
+            self.cpus = 1 if self.cpus is None else self.cpus
+            self.nic = NicModel.VIRTIO if self.nic is None else self.nic
+            self.arch = "x86_64" if self.arch is None else self.arch
+            if not self.image:
+                raise TopologyError("a machine needs an image", "image")
+            if not 16 <= self.memory <= 1024 * 1024:
+                raise TopologyError(f"memory must be between 16 MiB and 1 TiB (got "
+                                    f"{self.memory} MiB)", "memory")
         else:
             for attr in ("image", "memory", "cpus", "nic", "arch"):
                 if getattr(self, attr) is not None:

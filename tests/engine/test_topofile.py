@@ -1,0 +1,244 @@
+"""The topology file: exact round trips, every documented error with its path, atomic save."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from engine import examples, topofile
+from engine.errors import NemuError, TopologyError, TopologyErrors
+from engine.model import NicModel, StorageKind
+
+REPO = Path(__file__).resolve().parents[2]
+
+GOOD = textwrap.dedent("""\
+    version: 1
+    name: lab
+    machines:
+    - {name: lab2, address: 192.0.2.10, user: alice, port: 2222}
+    nodes:
+    - name: h1
+      kind: host
+      memory: 256M
+      cpus: 2
+      nic: rtl8139
+      arch: i386
+      interfaces:
+      - {name: eth0, address: 10.0.0.1/24, mac: '52:54:00:00:00:01'}
+      storages:
+      - {kind: 9p, source: /srv/share, readonly: true, tag: share}
+      host: lab2
+      notes: the client
+      pos: [1.5, -2.0]
+    - name: r1
+      kind: router
+      interfaces: [eth0, eth1]
+      services:
+        ospf: {area: 0}
+    - name: sw
+      kind: switch
+      interfaces:
+      - {name: p0, vlan: 10}
+      - p1
+    links:
+    - name: up
+      a: {node: h1, iface: eth0, bandwidth: 1Mbit, delay: 5ms}
+      b: {node: r1, iface: eth0, bandwidth: 8Mbit, loss: 0.5%}
+    - a: r1.eth1
+      b: sw.p0
+      bandwidth: 100Mbit
+      jitter: 1ms
+      delay: 2ms
+      ber: 1e-6
+      ber_mode: flip
+      duplicate: 0.1%
+      corrupt: 0.2%
+      mtu: 9000
+      queue: 64
+      queue_bytes: 128KiB
+      up: false
+    """)
+
+
+def test_every_field_loads():
+    t = topofile.loads(GOOD)
+    h1 = t.node("h1")
+    assert (h1.memory, h1.cpus, h1.nic, h1.arch, h1.host) == (256, 2, NicModel.RTL8139, "i386",
+                                                               "lab2")
+    assert h1.interfaces[0].mac == "52:54:00:00:00:01"
+    assert h1.storages[0].kind is StorageKind.VIRTFS and h1.storages[0].readonly
+    assert h1.pos == (1.5, -2.0)
+    assert t.node("r1").services == {"ospf": {"area": 0}}
+    assert t.node("sw").interfaces[0].vlan == 10
+    up = t.link("up")
+    assert up.a.params.bandwidth == 1_000_000 and up.b.params.bandwidth == 8_000_000
+    assert up.a.params.loss == 0 and up.b.params.loss == 0.5
+    lan = t.link("r1-sw")
+    assert lan.a.params == lan.b.params
+    assert lan.a.params.up is False and lan.a.params.queue_bytes == 131072
+    assert t.machines[0].port == 2222
+
+
+def test_round_trip_is_exact():
+    t = topofile.loads(GOOD)
+    text = topofile.dumps(t)
+    again = topofile.loads(text)
+    assert again == t
+    assert topofile.dumps(again) == text
+
+
+@pytest.mark.parametrize("name", sorted(examples.EXAMPLES))
+def test_every_example_round_trips_and_matches_its_file(name):
+    t = examples.build(name)
+    text = topofile.dumps(t)
+    assert topofile.loads(text) == t
+    assert topofile.dumps(topofile.loads(text)) == text
+    assert t.validate() == []
+    assert (REPO / "examples" / f"{name}.yaml").read_text() == text, \
+        f"examples/{name}.yaml is stale: run `nemu new -e {name} --force examples/{name}.yaml`"
+
+
+def test_scaled_examples():
+    assert len(examples.chain(16).nodes) == 16
+    assert len(examples.star(10).links) == 12
+    t = examples.tree(3, 3)
+    assert len(t.nodes) == 1 + 3 + 9 + 27 and len(t.links) == 39
+    with pytest.raises(NemuError, match="between 2 and 256"):
+        examples.chain(1)
+    with pytest.raises(NemuError, match="no example named"):
+        examples.build("moon")
+
+
+def errors_of(text: str) -> list[str]:
+    with pytest.raises(TopologyError) as info:
+        topofile.loads(textwrap.dedent(text), "lab.yaml")
+    err = info.value
+    return [str(e) for e in err.errors] if isinstance(err, TopologyErrors) else [str(err)]
+
+
+BASE = """\
+version: 1
+nodes:
+- {name: h1, kind: host, interfaces: [eth0, eth1]}
+- {name: h2, kind: host, interfaces: [eth0]}
+"""
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("version: 1\nnodes: [\n", "lab.yaml: line 3, column 1: not valid YAML"),
+    ("- 1\n- 2\n", "lab.yaml: expected a mapping, got a list"),
+    ("name: x\n", "lab.yaml: missing key 'version'"),
+    ("version: 9\n", "lab.yaml: version: written by a newer nemu"),
+    ("version: one\n", "lab.yaml: version: expected a whole number"),
+    ("version: 1\ncolour: red\n", "lab.yaml: colour: unknown key 'colour'"),
+    ("version: 1\nname: a\nname: b\n", "lab.yaml: line 3, column 1: key 'name' appears twice"),
+    ("version: 1\nnodes: {}\n", "lab.yaml: nodes: expected list, got a mapping"),
+    (BASE + "- {name: h1, kind: host}\n", "lab.yaml: nodes[2].name: node name 'h1' is used twice"),
+    (BASE + "- {name: x, kind: laptop}\n", "lab.yaml: nodes[2].kind: unknown kind 'laptop'"),
+    (BASE + "- {name: x, kind: host, ram: 1G}\n", "lab.yaml: nodes[2].ram: unknown key 'ram'"),
+    (BASE + "- {name: x, kind: host, memory: 12K}\n", "lab.yaml: nodes[2].memory: unknown unit"),
+    (BASE + "- {name: x, kind: host, cpus: two}\n", "lab.yaml: nodes[2].cpus: expected int"),
+    (BASE + "- {name: x, kind: host, nic: ne2k}\n", "lab.yaml: nodes[2].nic: unknown NIC model"),
+    (BASE + "- {name: x, kind: host, pos: [1]}\n", "lab.yaml: nodes[2].pos: expected [x, y]"),
+    (BASE + "- {name: x, kind: host, interfaces: [{name: eth0, address: 300.1.1.1/8}]}\n",
+     "lab.yaml: nodes[2].interfaces[0].address: '300.1.1.1/8' is not an address"),
+    (BASE + "- {name: x, kind: switch, memory: 128M}\n",
+     "lab.yaml: nodes[2].memory: a switch is not a machine"),
+    (BASE + "- {name: x, kind: host, host: lab9}\n",
+     "lab.yaml: nodes[2].host: node x is placed on unknown machine 'lab9'"),
+    (BASE + "- {name: x, kind: host, storages: [{kind: floppy, source: a}]}\n",
+     "lab.yaml: nodes[2].storages[0].kind: unknown storage kind 'floppy'"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, delay: -5ms}\n",
+     "lab.yaml: links[0].delay: '-5ms' must be >= 0"),
+    (BASE + "links:\n- {a: {node: h1, iface: eth0, delay: 5}, b: h2.eth0}\n",
+     "lab.yaml: links[0].a.delay: 5 needs a unit"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, bandwidth: .nan}\n",
+     "lab.yaml: links[0].bandwidth: nan is not a finite number"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, loss: 200%}\n",
+     "lab.yaml: links[0].loss: '200%' must be between 0% and 100%"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, speed: 1Mbit}\n",
+     "lab.yaml: links[0].speed: unknown key 'speed'"),
+    (BASE + "links:\n- {a: h1.eth0, b: h3.eth0}\n", "lab.yaml: links[0].b.node: unknown node 'h3'"),
+    (BASE + "links:\n- {a: h1.eth7, b: h2.eth0}\n",
+     "lab.yaml: links[0].a.iface: node h1 has no interface 'eth7' (it has: eth0, eth1)"),
+    (BASE + "links:\n- {a: h1.eth0, b: h1.eth1}\n", "lab.yaml: links[0]: link joins h1 to itself"),
+    (BASE + "links:\n- {a: h1, b: h2.eth0}\n", "lab.yaml: links[0].a: expected 'node.interface'"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0}\n- {a: h1.eth0, b: h2.eth0, name: l2}\n",
+     "lab.yaml: links[1].a.iface: h1.eth0 already carries link h1-h2"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, name: l}\n- {a: h1.eth1, b: h2.eth0, name: l}\n",
+     "lab.yaml: links[1].name: link name 'l' is used twice"),
+    (BASE + "links:\n- {b: h2.eth0}\n", "lab.yaml: links[0]: missing key 'a'"),
+    ("version: 1\nnodes:\n- {name: s1, kind: switch, interfaces: [p0, p1]}\n"
+     "- {name: s2, kind: hub, interfaces: [p0, p1]}\n"
+     "links:\n- {a: s1.p0, b: s2.p0}\n- {a: s1.p1, b: s2.p1}\n",
+     "lab.yaml: link s1-s2-2: hubs and switches joined in a loop (s1 - s2 - s1)"),
+    (BASE.replace("[eth0]", "[{name: eth0, address: 10.0.0.1/24}]").replace(
+        "[eth0, eth1]", "[{name: eth0, address: 10.0.0.1/24}, eth1]"),
+     "address 10.0.0.1 is given to h1.eth0 too"),
+    ("version: 1\nmachines:\n- {name: local, address: x}\n",
+     "lab.yaml: machines[0].name: machine name 'local'"),
+])
+def test_documented_errors(text, expected):
+    msgs = errors_of(text)
+    assert any(m.startswith(expected) or expected in m for m in msgs), msgs
+
+
+def test_all_errors_are_reported_at_once():
+    msgs = errors_of(BASE + "- {name: x, kind: laptop}\n- {name: y, kind: host, cpus: 0}\n"
+                     "links:\n- {a: h1.eth0, b: h2.eth0, delay: -1ms}\n")
+    assert len(msgs) == 3
+
+
+def test_load_names_the_file(tmp_path):
+    with pytest.raises(TopologyError, match=r"missing\.yaml: no such file"):
+        topofile.load(tmp_path / "missing.yaml")
+    bad = tmp_path / "bin.yaml"
+    bad.write_bytes(b"version: 1\nname: \xff\xfe\n")
+    with pytest.raises(TopologyError, match=r"bin\.yaml: not UTF-8"):
+        topofile.load(bad)
+
+
+def test_save_is_atomic_and_keeps_a_backup(tmp_path):
+    path = tmp_path / "lab.yaml"
+    first = examples.two_hosts()
+    topofile.save(first, path)
+    second = examples.star()
+    topofile.save(second, path)
+    assert topofile.load(path) == second
+    assert topofile.load(tmp_path / "lab.yaml.bak") == first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lab.yaml", "lab.yaml.bak"]
+
+
+CRASH_MID_SAVE = """
+import os, sys
+from engine import examples, topofile
+real_fdopen = os.fdopen
+class Dying:
+    def __init__(self, f): self.f = f
+    def __enter__(self): return self
+    def __exit__(self, *a): return False
+    def write(self, data):
+        self.f.write(data[: len(data) // 2]); self.f.flush()
+        os._exit(9)   # the machine dies half-way through writing
+os.fdopen = lambda fd, mode: Dying(real_fdopen(fd, mode))
+topofile.save(examples.star(), sys.argv[1])
+"""
+
+
+def test_a_crash_mid_save_leaves_the_old_file_intact(tmp_path):
+    path = tmp_path / "lab.yaml"
+    topofile.save(examples.two_hosts(), path)
+    before = path.read_bytes()
+    proc = subprocess.run([sys.executable, "-c", CRASH_MID_SAVE, str(path)], cwd=REPO,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert proc.returncode == 9
+    assert path.read_bytes() == before
+    assert topofile.load(path) == examples.two_hosts()
+
+
+def test_save_into_a_missing_directory_says_so(tmp_path):
+    with pytest.raises(NemuError, match="cannot write"):
+        topofile.save(examples.two_hosts(), tmp_path / "nope" / "lab.yaml")
