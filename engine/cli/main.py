@@ -15,6 +15,7 @@ from engine.errors import NemuError
 
 COMMAND_MODULES = (
     "engine.cli.topology_cmds",
+    "engine.cli.demo_cmds",
 )
 
 
