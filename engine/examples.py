@@ -55,10 +55,10 @@ def chain(size: int = 4) -> Topology:
     for k in range(1, size + 1):
         ifaces = []
         if k > 1:
-            ifaces.append(Interface("eth0", f"10.{(k - 1) // 250}.{(k - 1) % 250}.2/24"))
+            ifaces.append(Interface("eth0", f"10.{1 + (k - 1) // 250}.{(k - 1) % 250}.2/24"))
         if k < size:
             ifaces.append(Interface("eth1" if k > 1 else "eth0",
-                                    f"10.{k // 250}.{k % 250}.1/24"))
+                                    f"10.{1 + k // 250}.{k % 250}.1/24"))
         t.add_node(Node(f"n{k}", NodeKind.HOST, ifaces, pos=((k - 1) * 150.0, 0.0),
                         notes="source" if k == 1 else ("sink" if k == size else "relay")))
     p = DirectionParams.from_text({"bandwidth": "10Mbit"})
@@ -93,9 +93,9 @@ def tree(depth: int = 2, outdegree: int = 2) -> Topology:
                                 notes="leaf" if d == depth else "relay"))
                 subnet += 1
                 pa = t.add_interface(parent, Interface(t.node(parent).next_interface_name(),
-                                     f"10.{subnet // 250}.{subnet % 250}.1/24"))
+                                     f"10.{1 + subnet // 250}.{subnet % 250}.1/24"))
                 ch = t.add_interface(name, Interface("eth0",
-                                     f"10.{subnet // 250}.{subnet % 250}.2/24"))
+                                     f"10.{1 + subnet // 250}.{subnet % 250}.2/24"))
                 t.connect(parent, name, pa.name, ch.name, p)
                 nxt.append(name)
         level = nxt

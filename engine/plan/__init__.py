@@ -1,0 +1,1 @@
+"""From a topology to what a run needs: segments, addresses, MACs, routes (all pure)."""
