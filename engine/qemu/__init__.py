@@ -1,0 +1,1 @@
+"""QEMU: pure command-line builders, and the launchers that run them through a Host."""
