@@ -1,0 +1,1 @@
+"""Sessions: a directory per running (or saved) network, and the object that runs it."""
