@@ -261,7 +261,8 @@ def _read_link(r: _Reader, data: Any, where: str, taken: set[str]) -> Link | Non
 def from_document(doc: Any) -> Topology:
     """Build a Topology from a parsed document, raising TopologyErrors listing every problem."""
     r = _Reader()
-    top = r.mapping(doc, "", {"version"}, {"name", "description", "machines", "nodes", "links"})
+    top = r.mapping(doc, "", {"version"},
+                    {"name", "description", "seed", "machines", "nodes", "links"})
     if top is None:
         raise TopologyErrors(r.errors)
     version = top["version"]
@@ -276,7 +277,8 @@ def from_document(doc: Any) -> Topology:
         top = MIGRATIONS[version](top)
         version += 1
     topo = Topology(name=r.typed(top, "name", "", str, "untitled"),
-                    description=r.typed(top, "description", "", str, ""))
+                    description=r.typed(top, "description", "", str, ""),
+                    seed=r.typed(top, "seed", "", int))
     for i, item in enumerate(r.typed(top, "machines", "", list, [])):
         where = f"machines[{i}]"
         m = r.mapping(item, where, {"name", "address"}, {"user", "port", "key"})
@@ -389,6 +391,8 @@ def to_document(topo: Topology) -> dict[str, Any]:
     doc: dict[str, Any] = {"version": SCHEMA_VERSION, "name": topo.name}
     if topo.description:
         doc["description"] = topo.description
+    if topo.seed is not None:
+        doc["seed"] = topo.seed
     if topo.machines:
         doc["machines"] = [{k: v for k, v in vars(m).items() if v not in ("", 22) or k == "name"}
                            for m in topo.machines]

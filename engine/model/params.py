@@ -33,8 +33,10 @@ class DirectionParams:
     """What one direction of a link does to frames. Defaults describe a perfect wire."""
 
     bandwidth: int | None = None       # bit/s on Ethernet frame bytes; None = unlimited
+    overhead: int = 0                  # extra bytes per frame counted by the rate (24 = wire)
     delay: int = 0                     # ns, propagation
-    jitter: int = 0                    # ns, +/- around delay, no reordering
+    jitter: int = 0                    # ns, +/- around delay
+    reorder: bool = False              # let jitter reorder frames (a real wire does not)
     loss: float = 0.0                  # percent of frames dropped
     ber: float = 0.0                   # per-bit error probability
     ber_mode: BerMode = BerMode.DROP
@@ -49,6 +51,7 @@ class DirectionParams:
         checks = (
             (self.bandwidth is None or 1 <= self.bandwidth <= units.MAX_BANDWIDTH, "bandwidth",
              "must be between 1 bit/s and 1 Tbit/s"),
+            (0 <= self.overhead <= 1000, "overhead", "must be between 0 and 1000 bytes"),
             (0 <= self.delay <= units.MAX_DURATION_NS, "delay", "must be between 0 and 1 hour"),
             (0 <= self.jitter <= units.MAX_DURATION_NS, "jitter",
              "must be between 0 and 1 hour"),
@@ -138,6 +141,8 @@ PARSERS: dict[str, Any] = {
     "bandwidth": lambda v: units.parse_bandwidth(v, ""),
     "delay": lambda v: units.parse_duration(v, ""),
     "jitter": lambda v: units.parse_duration(v, ""),
+    "reorder": lambda v: _parse_bool(v),
+    "overhead": _parse_int(0),
     "loss": lambda v: units.parse_percent(v, ""),
     "ber": lambda v: units.parse_probability(v, ""),
     "ber_mode": _parse_ber_mode,
@@ -153,6 +158,8 @@ FORMATTERS: dict[str, Any] = {
     "bandwidth": units.format_bandwidth,
     "delay": units.format_duration,
     "jitter": units.format_duration,
+    "reorder": bool,
+    "overhead": int,
     "loss": units.format_percent,
     "ber": units.format_probability,
     "ber_mode": lambda m: m.value,
@@ -168,7 +175,7 @@ FORMATTERS: dict[str, Any] = {
 def _coerce(key: str, value: Any) -> Any:
     if key not in PARSERS:
         raise LinkParamError(f"unknown link parameter {key!r}", key)
-    if isinstance(value, str) or key in ("up", "ber_mode"):
+    if isinstance(value, str) or key in ("up", "ber_mode", "reorder"):
         try:
             return PARSERS[key](value)
         except UnitError as e:

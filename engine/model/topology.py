@@ -60,6 +60,7 @@ class Machine:
 class Topology:
     name: str = "untitled"
     description: str = ""
+    seed: int | None = None    # makes loss, jitter and bit errors reproducible run after run
     machines: list[Machine] = field(default_factory=list)
     graph: nx.MultiGraph = field(default_factory=nx.MultiGraph, repr=False)
     _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
@@ -105,8 +106,9 @@ class Topology:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Topology):
             return NotImplemented
-        return (self.name, self.description, self.machines, self.nodes, self.links) == (
-            other.name, other.description, other.machines, other.nodes, other.links)
+        return (self.name, self.description, self.seed, self.machines, self.nodes,
+                self.links) == (other.name, other.description, other.seed, other.machines,
+                                other.nodes, other.links)
 
     # ---- listening -----------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:

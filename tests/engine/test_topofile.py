@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 GOOD = textwrap.dedent("""\
     version: 1
     name: lab
+    seed: 42
     machines:
     - {name: lab2, address: 192.0.2.10, user: alice, port: 2222}
     nodes:
@@ -51,6 +52,8 @@ GOOD = textwrap.dedent("""\
       b: sw.p0
       bandwidth: 100Mbit
       jitter: 1ms
+      reorder: true
+      overhead: 24
       delay: 2ms
       ber: 1e-6
       ber_mode: flip
@@ -79,6 +82,8 @@ def test_every_field_loads():
     lan = t.link("r1-sw")
     assert lan.a.params == lan.b.params
     assert lan.a.params.up is False and lan.a.params.queue_bytes == 131072
+    assert lan.a.params.reorder and lan.a.params.overhead == 24
+    assert t.seed == 42
     assert t.machines[0].port == 2222
 
 
@@ -134,6 +139,7 @@ nodes:
     ("version: 9\n", "lab.yaml: version: written by a newer nemu"),
     ("version: one\n", "lab.yaml: version: expected a whole number"),
     ("version: 1\ncolour: red\n", "lab.yaml: colour: unknown key 'colour'"),
+    ("version: 1\nseed: lucky\n", "lab.yaml: seed: expected int, got text 'lucky'"),
     ("version: 1\nname: a\nname: b\n", "lab.yaml: line 3, column 1: key 'name' appears twice"),
     ("version: 1\nnodes: {}\n", "lab.yaml: nodes: expected list, got a mapping"),
     (BASE + "- {name: h1, kind: host}\n", "lab.yaml: nodes[2].name: node name 'h1' is used twice"),
