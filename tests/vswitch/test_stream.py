@@ -1,0 +1,232 @@
+"""Real frames through real sockets: stream transports (unix and TCP, listen and connect)
+with link, hub and switch devices, and every bad-input case of the stream framing."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import struct
+import time
+from typing import Any
+
+from vswitch.runtime import VSwitch
+
+
+async def started() -> VSwitch:
+    vs = VSwitch()
+    await vs.start()
+    return vs
+
+
+def listen(address: str) -> dict[str, Any]:
+    return {"type": "stream", "mode": "listen", "address": address}
+
+
+async def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+def test_link_unix_both_ways(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("l1", "link")
+        pa = os.path.join(tmp_sock_dir, "a.sock")
+        pb = os.path.join(tmp_sock_dir, "b.sock")
+        info = await vs.add_port("l1", "a", listen("unix:" + pa))
+        assert info["transport"]["address"] == "unix:" + pa
+        await vs.add_port("l1", "b", listen("unix:" + pb))
+        a = await peer_cls.connect("unix:" + pa)
+        b = await peer_cls.connect("unix:" + pb)
+        frames = [eth(2, 1, bytes([i]) * 100) for i in range(50)]
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        await a.send(frames)
+        assert await b.recv(50) == frames
+        await b.send([eth(1, 2)])
+        assert await a.recv(1) == [eth(1, 2)]
+        c = vs.counters("l1")["devices"]["l1"]
+        assert c["a"]["in"]["frames"] == 50 and c["b"]["out"]["frames"] == 50
+        assert c["b"]["out"]["bytes"] == 50 * 114
+        a.close()
+        b.close()
+        await vs.stop()
+        assert not os.path.exists(pa)
+    arun(body)
+
+
+def test_link_tcp_port_zero_and_big_frames(arun, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("l1", "link")
+        ia = await vs.add_port("l1", "a", listen("tcp:127.0.0.1:0"))
+        ib = await vs.add_port("l1", "b", listen("tcp:127.0.0.1:0"))
+        assert not ia["transport"]["address"].endswith(":0")
+        a = await peer_cls.connect(ia["transport"]["address"])
+        b = await peer_cls.connect(ib["transport"]["address"])
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        big = [eth(2, 1, bytes([i % 256]) * 65521) for i in range(20)]   # 65535-byte frames
+        await a.send(big)
+        assert await b.recv(20) == big
+        await vs.stop()
+    arun(body)
+
+
+def test_connect_mode_reconnects(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    """The vswitch connects to a listening QEMU (``server=on``), and again after it restarts."""
+    async def body() -> None:
+        path = os.path.join(tmp_sock_dir, "qemu.sock")
+        conns: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await conns.put(peer_cls(r, w))
+
+        vs = await started()
+        vs.add_device("l1", "link")
+        # connect before the "QEMU" exists: retried with backoff
+        await vs.add_port("l1", "q", {"type": "stream", "mode": "connect",
+                                      "address": "unix:" + path})
+        await vs.add_port("l1", "b", listen("unix:" + os.path.join(tmp_sock_dir, "b")))
+        b = await peer_cls.connect("unix:" + os.path.join(tmp_sock_dir, "b"))
+        await asyncio.sleep(0.1)
+        server = await asyncio.start_unix_server(on_conn, path)
+        q = await asyncio.wait_for(conns.get(), 10)
+        await q.send([eth(2, 1)])
+        assert await b.recv(1) == [eth(2, 1)]
+        # "QEMU" restarts: connection closed, then a new one comes
+        q.close()
+        server.close()
+        await server.wait_closed()
+        os.unlink(path)
+        server = await asyncio.start_unix_server(on_conn, path)
+        q2 = await asyncio.wait_for(conns.get(), 10)
+        await wait_for(lambda: vs.devices["l1"].ports["q"].sink is not None)
+        await b.send([eth(1, 2)])
+        assert await q2.recv(1) == [eth(1, 2)]
+        assert vs.list()["devices"][0]["ports"][0]["transport"]["connected"]
+        await vs.stop()
+        server.close()
+    arun(body)
+
+
+def test_hub_and_switch(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        vs = await started()
+        peers = {}
+        for kind in ("hub", "switch"):
+            vs.add_device(kind, kind)
+            for n in "abc":
+                path = os.path.join(tmp_sock_dir, kind + n)
+                await vs.add_port(kind, n, listen("unix:" + path))
+                peers[kind + n] = await peer_cls.connect("unix:" + path)
+        await wait_for(lambda: all(p.sink for d in vs.devices.values()
+                                   for p in d.ports.values()))
+        # hub: everything everywhere
+        await peers["huba"].send([eth(2, 1)])
+        assert await peers["hubb"].recv(1) == [eth(2, 1)]
+        assert await peers["hubc"].recv(1) == [eth(2, 1)]
+        # switch: unknown flooded, then learnt
+        await peers["switcha"].send([eth(2, 1)])
+        assert await peers["switchb"].recv(1) == [eth(2, 1)]
+        assert await peers["switchc"].recv(1) == [eth(2, 1)]
+        await peers["switchb"].send([eth(1, 2)])
+        assert await peers["switcha"].recv(1) == [eth(1, 2)]
+        await peers["switchc"].expect_nothing()
+        await peers["switcha"].send([eth(2, 1, b"y" * 46)])
+        assert await peers["switchb"].recv(1) == [eth(2, 1, b"y" * 46)]
+        await peers["switchc"].expect_nothing()
+        assert vs.mac_table("switch")["entries"][0]["mac"] == "02:00:00:00:00:01"
+        await vs.stop()
+    arun(body)
+
+
+def test_delay_through_sockets_is_a_delay_line(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    """Frames keep flowing while delayed (no sleep in the path) and never arrive early."""
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("l1", "link")
+        addr = {}
+        for n in "ab":
+            addr[n] = "unix:" + os.path.join(tmp_sock_dir, n)
+            await vs.add_port("l1", n, listen(addr[n]),
+                              params={"in": {"delay": 50_000_000}} if n == "a" else None)
+        a = await peer_cls.connect(addr["a"])
+        b = await peer_cls.connect(addr["b"])
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        t0 = time.monotonic()
+        for i in range(5):
+            await a.send([eth(2, 1, bytes([i]) * 46)])
+            await asyncio.sleep(0.01)
+        got = await b.recv(5)
+        assert [f[14] for f in got] == [0, 1, 2, 3, 4]
+        assert time.monotonic() - t0 >= 0.049
+        await vs.stop()
+    arun(body)
+
+
+def test_bad_frames_and_faults(arun, peer_cls, tmp_sock_dir, eth, caplog) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("l1", "link")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
+        for n in "ab":
+            await vs.add_port("l1", n, listen(addr[n]))
+        a = await peer_cls.connect(addr["a"])
+        b = await peer_cls.connect(addr["b"])
+        pa = vs.devices["l1"].ports["a"]
+        await wait_for(lambda: pa.sink is not None and vs.devices["l1"].ports["b"].sink)
+        # length 0 and a runt: skipped and counted, framing stays in sync
+        await a.send_raw(struct.pack(">I", 0) + struct.pack(">I", 3) + b"abc")
+        await a.send([eth(2, 1)])
+        assert await b.recv(1) == [eth(2, 1)]
+        assert pa.cin.drop_invalid == 2
+        # length > 65535: connection closed, logged once; the other side is unaffected
+        await a.send_raw(struct.pack(">I", 70000) + b"x" * 10)
+        assert await a.closed_by_peer()
+        assert sum("70000" in r.message for r in caplog.records) == 1
+        # reconnect works; a truncated frame then close is dropped whole
+        a = await peer_cls.connect(addr["a"])
+        await wait_for(lambda: pa.sink is not None)
+        await a.send_raw(struct.pack(">I", 100) + b"z" * 30)
+        a.close()
+        await wait_for(lambda: pa.sink is None)
+        assert any("middle of a frame" in r.message for r in caplog.records)
+        # random bytes: closed (or dropped as invalid), never a crash
+        a = await peer_cls.connect(addr["a"])
+        await a.send_raw(os.urandom(4000))
+        await a.closed_by_peer(1.0)
+        a = await peer_cls.connect(addr["a"])
+        await wait_for(lambda: pa.sink is not None)
+        await a.send([eth(2, 1, b"after")  + b"\0" * 41])
+        assert (await b.recv(1))[0][14:19] == b"after"
+        await b.expect_nothing()
+        await vs.stop()
+    arun(body)
+
+
+def test_peer_that_never_reads(arun, peer_cls, tmp_sock_dir, eth, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A hub port whose peer never reads fills up and drops (counted); the others keep going."""
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("h", "hub")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "abc"}
+        for n in "abc":
+            await vs.add_port("h", n, listen(addr[n]))
+        peers = {n: await peer_cls.connect(addr[n]) for n in "abc"}
+        await wait_for(lambda: all(p.sink for p in vs.devices["h"].ports.values()))
+        frame = eth(255, 1, b"q" * 1486)
+        total = 0
+        pb = vs.devices["h"].ports["b"]
+        for _ in range(200):                      # up to 20 MB offered; b never reads
+            await peers["a"].send([frame] * 50)
+            total += 50
+            await peers["c"].recv(50)             # c keeps receiving everything
+            if pb.cout.drop_queue:
+                break
+        assert pb.cout.drop_queue > 0
+        assert pb.cout.frames + pb.cout.drop_queue == total
+        assert sum("not reading" in r.message for r in caplog.records) == 1
+        await vs.stop()
+    arun(body)
