@@ -1,0 +1,232 @@
+"""Datagram transports, pcap capture read back by tshark, and vswitch-to-vswitch trunks."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+from typing import Any
+
+import pytest
+
+from vswitch.runtime import VSwitch
+
+
+def listen(address: str) -> dict[str, Any]:
+    return {"type": "stream", "mode": "listen", "address": address}
+
+
+async def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def recv_dgram(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    loop = asyncio.get_running_loop()
+    return await asyncio.wait_for(loop.sock_recv(sock, 70000), timeout)
+
+
+@pytest.mark.parametrize("kind", ["udp", "unix"])
+def test_dgram_link(kind, arun, tmp_sock_dir, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        if kind == "udp":
+            qemu = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            qemu.bind(("127.0.0.1", 0))
+            remote = f"udp:127.0.0.1:{qemu.getsockname()[1]}"
+            local = "udp:127.0.0.1:0"
+        else:
+            qemu = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+            qpath = os.path.join(tmp_sock_dir, "qemu.dg")
+            qemu.bind(qpath)
+            remote = "unix:" + qpath
+            local = "unix:" + os.path.join(tmp_sock_dir, "vs.dg")
+        qemu.setblocking(False)
+        vs = VSwitch()
+        await vs.start()
+        vs.add_device("l1", "link")
+        info = await vs.add_port("l1", "a", {"type": "dgram", "local": local, "remote": remote})
+        bound = info["transport"]["local"]
+        await vs.add_port("l1", "b", listen("unix:" + os.path.join(tmp_sock_dir, "b")))
+        b = await peer_cls.connect("unix:" + os.path.join(tmp_sock_dir, "b"))
+        await wait_for(lambda: vs.devices["l1"].ports["b"].sink is not None)
+        target = (bound.split(":")[1], int(bound.split(":")[2])) if kind == "udp" else \
+            bound[5:]
+        for i in range(5):
+            qemu.sendto(eth(2, 1, bytes([i]) * 46), target)
+        assert [f[14] for f in await b.recv(5)] == [0, 1, 2, 3, 4]
+        await b.send([eth(1, 2), eth(1, 2, b"z" * 1000)])
+        assert await recv_dgram(qemu) == eth(1, 2)
+        assert await recv_dgram(qemu) == eth(1, 2, b"z" * 1000)
+        qemu.sendto(b"short", target)                          # not a frame: counted
+        await wait_for(lambda: vs.devices["l1"].ports["a"].cin.drop_invalid == 1)
+        await vs.stop()
+        qemu.close()
+    arun(body)
+
+
+def test_dgram_without_remote_answers_last_sender(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    async def body() -> None:
+        vs = VSwitch()
+        await vs.start()
+        vs.add_device("h", "hub")
+        info = await vs.add_port("h", "a", {"type": "dgram", "local": "udp:127.0.0.1:0"})
+        port = int(info["transport"]["local"].rsplit(":", 1)[1])
+        await vs.add_port("h", "b", listen("unix:" + os.path.join(tmp_sock_dir, "b")))
+        b = await peer_cls.connect("unix:" + os.path.join(tmp_sock_dir, "b"))
+        await wait_for(lambda: vs.devices["h"].ports["b"].sink is not None)
+        await b.send([eth(1, 2)])            # nobody known yet: dropped as down
+        await wait_for(lambda: vs.devices["h"].ports["a"].cout.drop_down == 1)
+        q = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        q.bind(("127.0.0.1", 0))
+        q.setblocking(False)
+        q.sendto(eth(2, 1), ("127.0.0.1", port))
+        await b.recv(1)
+        await b.send([eth(1, 2)])
+        assert await recv_dgram(q) == eth(1, 2)
+        q.close()
+        await vs.stop()
+    arun(body)
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
+def test_capture_read_by_tshark(arun, tmp_sock_dir, peer_cls, eth, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pcap = str(tmp_path / "a.pcap")
+
+    async def body() -> None:
+        vs = VSwitch()
+        await vs.start()
+        vs.add_device("l1", "link")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
+        for n in "ab":
+            await vs.add_port("l1", n, listen(addr[n]))
+        a = await peer_cls.connect(addr["a"])
+        b = await peer_cls.connect(addr["b"])
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        vs.start_capture("l1", "a", pcap)
+        await a.send([eth(2, 1, bytes(range(46)))] * 3)
+        await b.recv(3)
+        await b.send([eth(1, 2)] * 2)
+        await a.recv(2)
+        stats = vs.stop_capture("l1", "a")
+        assert stats["frames"] == 5
+        await vs.stop()
+    arun(body)
+    out = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "eth.src", "-e",
+                          "frame.len"], capture_output=True, text=True, timeout=60, check=True)
+    rows = [line.split("\t") for line in out.stdout.splitlines()]
+    assert rows == [["02:00:00:00:00:01", "60"]] * 3 + [["02:00:00:00:00:02", "60"]] * 2
+
+
+def test_capture_to_fifo_for_a_live_reader(arun, tmp_sock_dir, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
+    fifo = os.path.join(tmp_sock_dir, "cap.fifo")
+    os.mkfifo(fifo)
+
+    async def body() -> None:
+        vs = VSwitch()
+        await vs.start()
+        vs.add_device("l1", "link")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
+        for n in "ab":
+            await vs.add_port("l1", n, listen(addr[n]))
+        with pytest.raises(Exception, match="no process is reading"):
+            vs.start_capture("l1", "b", fifo)
+        rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+        try:
+            vs.start_capture("l1", "b", fifo)
+            a = await peer_cls.connect(addr["a"])
+            b = await peer_cls.connect(addr["b"])
+            await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+            await a.send([eth(2, 1)])
+            await b.recv(1)
+            data = b""
+            deadline = time.monotonic() + 5
+            while len(data) < 24 + 16 + 60 and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+                with contextlib.suppress(BlockingIOError):
+                    data += os.read(rfd, 65536)
+            magic, _, _, _, _, _snap, linktype = struct.unpack("<IHHiIII", data[:24])
+            assert (magic, linktype) == (0xA1B2C3D4, 1)
+            assert data[40:100] == eth(2, 1)
+        finally:
+            os.close(rfd)
+        await vs.stop()
+    arun(body)
+
+
+def test_trunk_joins_two_vswitches(arun, tmp_sock_dir, peer_cls, eth, caplog) -> None:  # type: ignore[no-untyped-def]
+    """h1 -- [vs1: l1 a|t] ==trunk== [vs2: l2 t|b] -- h2, with reconnects and a bad token."""
+    async def body() -> None:
+        vs1, vs2, vs3 = VSwitch(), VSwitch(), VSwitch()
+        for v in (vs1, vs2, vs3):
+            await v.start()
+        vs1.add_device("l1", "link")
+        vs2.add_device("l2", "link")
+        pa, pb = (os.path.join(tmp_sock_dir, n) for n in "ab")
+        await vs1.add_port("l1", "a", listen("unix:" + pa))
+        info = await vs1.add_port("l1", "t", {"type": "trunk", "mode": "listen",
+                                              "address": "tcp:127.0.0.1:0", "token": "T"})
+        taddr = info["transport"]["address"]
+        await vs2.add_port("l2", "t", {"type": "trunk", "mode": "connect", "address": taddr,
+                                       "token": "T"})
+        await vs2.add_port("l2", "b", listen("unix:" + pb))
+        h1 = await peer_cls.connect("unix:" + pa)
+        h2 = await peer_cls.connect("unix:" + pb)
+        t1 = vs1.devices["l1"].ports["t"]
+        t2 = vs2.devices["l2"].ports["t"]
+        await wait_for(lambda: t1.sink is not None and t2.sink is not None
+                       and vs1.devices["l1"].ports["a"].sink and vs2.devices["l2"].ports["b"].sink)
+        await h1.send([eth(2, 1)])
+        assert await h2.recv(1) == [eth(2, 1)]
+        await h2.send([eth(1, 2)])
+        assert await h1.recv(1) == [eth(1, 2)]
+
+        # Numbered frames while the trunk connection is broken twice: what arrives is intact
+        # and in order (losses while down are allowed, like an unplugged cable).
+        def numbered(i: int) -> bytes:
+            return eth(2, 1, struct.pack(">I", i) * 100)
+        sent = 0
+        for round_ in range(3):
+            for _ in range(20):
+                await h1.send([numbered(sent + k) for k in range(10)])
+                sent += 10
+                await asyncio.sleep(0.002)
+            if round_ < 2:
+                old = t1.sink
+                old.close()      # type: ignore[union-attr]
+                await wait_for(lambda old=old: t1.sink is not None and t1.sink is not old)
+        got: list[bytes] = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            try:
+                got += await h2.recv(1, timeout=0.3)
+            except TimeoutError:
+                break
+        nums = [struct.unpack(">I", f[14:18])[0] for f in got]
+        assert all(f == numbered(n) for f, n in zip(got, nums, strict=True))
+        assert nums == sorted(set(nums)) and len(nums) >= sent // 2
+        # a vswitch with the wrong token is refused (logged once) and never carries frames
+        vs3.add_device("l3", "link")
+        await vs3.add_port("l3", "t", {"type": "trunk", "mode": "connect", "address": taddr,
+                                       "token": "wrong"})
+        await asyncio.sleep(0.5)
+        assert vs3.devices["l3"].ports["t"].sink is None
+        assert sum("wrong token" in r.message for r in caplog.records) == 1
+        assert t1.sink is not None
+        # a stale epoch is refused
+        host, port = taddr[4:].rsplit(":", 1)
+        r, w = await asyncio.open_connection(host, int(port))
+        w.write(json.dumps({"trunk": 1, "token": "T", "epoch": 1}).encode() + b"\n")
+        assert json.loads(await r.readline())["error"] == "stale epoch"
+        w.close()
+        for v in (vs1, vs2, vs3):
+            await v.stop()
+    arun(body, timeout=60)
