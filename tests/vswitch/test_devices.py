@@ -207,3 +207,16 @@ class _Sink:
         if self.accept:
             self.batches.append(list(frames))
         return self.accept
+
+
+def test_switch_runs_of_same_addresses_decided_once(sched: Any) -> None:
+    dev = Switch("s")
+    ports = build(dev, sched, ["a", "b", "c"])
+    ports["b"][0].receive([eth(mac(1), mac(2))], 0.0)
+    sched.run_until(0.0)
+    run = [eth(mac(2), mac(1), bytes([i]) * 46) for i in range(5)]
+    unknown = [eth(mac(7), mac(1), bytes([i]) * 46) for i in range(3)]
+    ports["a"][0].receive(run + unknown + run[:2], 1.0)
+    sched.run_until(1.0)
+    assert ports["b"][1].batches[-1] == run + unknown + run[:2]
+    assert ports["c"][1].batches[-1] == unknown
