@@ -58,7 +58,7 @@ class MachineSpec:
     accel: str = "tcg"                # "kvm" or "tcg"
     nics: Sequence[NicSpec] = ()
     storages: Sequence[Storage] = ()
-    config_drive: Path | None = None  # a small read-only disk with the node's configuration
+    config: Path | None = None        # the node's configuration, seen by the guest in fw_cfg
 
 
 def qemu_binary(arch: str) -> str:
@@ -107,8 +107,8 @@ def machine_argv(spec: MachineSpec) -> list[str]:
         if spec.boot.append:
             argv += ["-append", spec.boot.append]
     argv += ["-drive", f"file={spec.disk},format=qcow2,if=virtio,cache=writeback,id=root"]
-    if spec.config_drive:
-        argv += ["-drive", f"file={spec.config_drive},format=raw,if=virtio,readonly=on,id=cfg"]
+    if spec.config:
+        argv += ["-fw_cfg", f"name=opt/nemu/config,file={spec.config}"]
     argv += [*_unix_server("qmp", spec.qmp_socket), "-mon", "chardev=qmp,mode=control"]
     argv += _unix_server("console", spec.console_socket,
                          f",logfile={spec.console_log},logappend=on")

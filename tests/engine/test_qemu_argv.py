@@ -48,13 +48,13 @@ def test_kvm_uses_host_cpu():
     assert ("-accel", "kvm") in pairs(argv) and ("-cpu", "host") in pairs(argv)
 
 
-def test_kernel_boot_and_config_drive():
+def test_kernel_boot_and_config_in_fw_cfg():
     argv = machine_argv(spec(boot=BootSpec(Path("/k"), Path("/i"), "console=ttyS0 quiet"),
-                             config_drive=D / "cfg.img"))
+                             config=D / "config"))
     p = pairs(argv)
     assert ("-kernel", "/k") in p and ("-initrd", "/i") in p
     assert ("-append", "console=ttyS0 quiet") in p
-    assert ("-drive", "file=/s/cfg.img,format=raw,if=virtio,readonly=on,id=cfg") in p
+    assert ("-fw_cfg", "name=opt/nemu/config,file=/s/config") in p
 
 
 def test_nics_each_model_listen_on_their_socket():
