@@ -73,14 +73,18 @@ class Capture:
         sec = int(t)
         usec = int((t - sec) * 1e6)
         parts = self.parts
+        append = parts.append
         pack = _REC.pack
-        nb = 0
-        for f in frames:
+        last = -1
+        hdr = b""
+        for f in frames:             # one record header per run of equal-length frames
             n = len(f)
-            parts.append(pack(sec, usec, n, n))
-            parts.append(f)
-            nb += n + 16
-        self.buffered += nb
+            if n != last:
+                hdr = pack(sec, usec, n, n)
+                last = n
+            append(hdr)
+            append(f)
+        self.buffered += sum(map(len, frames)) + 16 * len(frames)
         self.frames += len(frames)
         if self.buffered >= FLUSH_BYTES:
             self.flush()

@@ -44,6 +44,10 @@ class Device:
     def forward(self, src: Port, frames: list[bytes], now: float) -> None:
         raise NotImplementedError
 
+    def egress_passthrough(self, src: Port) -> bool:
+        """True when no port `src` can send to shapes its egress (arrival times unused)."""
+        return all(p.egress.passthrough for p in self._plist if p is not src)
+
     def options(self) -> dict[str, Any]:
         return {}
 

@@ -120,10 +120,16 @@ class Port:
         nd = ing.next_due()
         if nd is not None and nd <= until:
             c = self.cin
-            for due, f in ing.pop_due_timed(until):
-                c.frames += 1
-                c.bytes += len(f)
-                self.device.forward(self, [f], due)
+            entries = ing.pop_due_timed(until)
+            c.frames += len(entries)
+            c.bytes += sum(len(f) for _, f in entries)
+            dev = self.device
+            if dev.egress_passthrough(self):
+                # nothing downstream looks at arrival times: one batch, one forward
+                dev.forward(self, [f for _, f in entries], entries[-1][0])
+            else:
+                for due, f in entries:      # exact arrival time for each shaped egress
+                    dev.forward(self, [f], due)
         eg = self.egress
         nd = eg.next_due()
         if nd is not None and nd <= until:
