@@ -1,0 +1,78 @@
+"""Every window action in one place: text, icon, shortcut, tooltip(shared by menus, toolbar)."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+from nemu_gui.engine_bridge import NOT_AVAILABLE
+from nemu_gui.resources import icon
+
+Std = QKeySequence.StandardKey
+
+
+class Actions:
+    def __init__(self, parent: QWidget) -> None:
+        def act(text: str, icon_name: str | None = None,
+                shortcut: QKeySequence.StandardKey | str | list[str] | None = None,
+                tip: str = "", checkable: bool = False) -> QAction:
+            a = QAction(text, parent)
+            if icon_name:
+                a.setIcon(icon(icon_name))
+            if isinstance(shortcut, list):
+                a.setShortcuts([QKeySequence(s) for s in shortcut])
+            elif shortcut is not None:
+                a.setShortcut(QKeySequence(shortcut))
+            if tip or shortcut is not None:
+                keys = a.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+                a.setToolTip(f"{tip or text.replace('&', '')}" + (f" ({keys})" if keys else ""))
+            a.setCheckable(checkable)
+            return a
+
+        # File
+        self.new = act("&New", "new", Std.New, "New empty lab")
+        self.open = act("&Open…", "open", Std.Open, "Open a lab file")
+        self.save = act("&Save", "save", Std.Save, "Save the lab")
+        self.save_as = act("Save &As…", None, Std.SaveAs)
+        self.export_png = act("Export Canvas as &PNG…")
+        self.export_svg = act("Export Canvas as S&VG…")
+        self.quit = act("&Quit", None, Std.Quit)
+        # Edit
+        self.undo = act("&Undo", "undo", Std.Undo)
+        self.redo = act("&Redo", "redo", [QKeySequence(Std.Redo).toString(), "Ctrl+Y"])
+        self.copy = act("&Copy", None, Std.Copy, "Copy the selected nodes")
+        self.paste = act("&Paste", None, Std.Paste, "Paste nodes")
+        self.delete = act("&Delete", "delete", ["Del", "Backspace"], "Delete the selection")
+        self.select_all = act("Select &All", None, Std.SelectAll)
+        self.rename = act("Re&name…", None, "F2", "Rename the selected node")
+        self.mode_select = act("&Select / Move", "select", "S", "Select and move", True)
+        self.mode_link = act("&Link", "link", "L", "Draw links: drag from node to node", True)
+        self.modes = QActionGroup(parent)
+        self.modes.addAction(self.mode_select)
+        self.modes.addAction(self.mode_link)
+        self.mode_select.setChecked(True)
+        # View
+        self.zoom_in = act("Zoom &In", "zoom-in", ["+", "=", "Ctrl++"])
+        self.zoom_out = act("Zoom &Out", "zoom-out", ["-", "Ctrl+-"])
+        self.zoom_fit = act("&Fit All", "zoom-fit", "Ctrl+0", "Fit the whole lab in view")
+        self.zoom_reset = act("Actual Si&ze", None, "Ctrl+1")
+        self.snap = act("S&nap to Grid", "grid", "Ctrl+G", checkable=True)
+        self.snap.setChecked(True)
+        self.labels = act("Link &Labels", None, "Ctrl+Shift+L", checkable=True)
+        self.labels.setChecked(True)
+        # Run: present for the run-control layer, disabled until the engine exists
+        self.start_all = act("&Start All", "start", "Ctrl+R")
+        self.stop_all = act("S&top All", "stop", "Ctrl+Shift+R")
+        self.start_selected = act("Start Selected")
+        self.stop_selected = act("Stop Selected")
+        for a in self.run_actions:
+            a.setEnabled(False)
+            a.setToolTip(f"{a.text().replace('&', '')}: {NOT_AVAILABLE}")
+            a.setStatusTip(NOT_AVAILABLE)
+        # Help
+        self.shortcuts = act("&Keyboard Shortcuts", None, Std.HelpContents)
+        self.about = act("&About nemu")
+
+    @property
+    def run_actions(self) -> list[QAction]:
+        return [self.start_all, self.stop_all, self.start_selected, self.stop_selected]

@@ -1,0 +1,282 @@
+"""The main window: menus, toolbar, palette, canvas, properties and status bar wired together.
+
+Collaborators come in through the constructor (settings, recovery folder, engine bridge), and
+the constructor only builds widgets: `start()` begins autosaving and offers recovery.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QMimeData, QPointF, QSettings, QSize, Qt
+from PySide6.QtGui import QCloseEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QInputDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.errors import NemuError, TopologyError
+from engine.model import NodeKind, Topology
+from nemu_gui.actions import Actions
+from nemu_gui.autosave import Autosaver
+from nemu_gui.controller import Controller
+from nemu_gui.document import Document
+from nemu_gui.engine_bridge import EngineBridge
+from nemu_gui.file_menu import FileMenu
+from nemu_gui.notifications import Level, NotificationArea
+from nemu_gui.palette import Palette
+from nemu_gui.properties.panel import PropertiesPanel
+from nemu_gui.recent_files import RecentFiles
+from nemu_gui.scene.canvas_view import CanvasView
+from nemu_gui.scene.modes import SceneMode
+from nemu_gui.scene.topology_scene import TopologyScene
+
+CLIPBOARD_MIME = "application/x-nemu-topology"
+
+SHORTCUTS = """<table>
+<tr><td>Ctrl+N / O / S</td><td>new, open, save</td></tr>
+<tr><td>Ctrl+Z / Ctrl+Y</td><td>undo, redo</td></tr>
+<tr><td>Ctrl+C / Ctrl+V</td><td>copy, paste nodes</td></tr>
+<tr><td>Del</td><td>delete the selection</td></tr>
+<tr><td>S / L</td><td>select mode, link mode</td></tr>
+<tr><td>F2</td><td>rename the selected node</td></tr>
+<tr><td>+ / - / Ctrl+0</td><td>zoom in, zoom out, fit all</td></tr>
+<tr><td>wheel, middle drag, Space+drag</td><td>zoom, pan</td></tr>
+</table>"""
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: QSettings, recovery_dir: Path,
+                 bridge: EngineBridge | None = None, autosave_interval_s: float = 60.0,
+                 topology: Topology | None = None) -> None:
+        super().__init__()
+        self.settings = settings
+        self.bridge = bridge or EngineBridge(self)
+        self.controller = Controller(topology, self)
+        self.document = Document(self.controller, self)
+        self.autosaver = Autosaver(self.document, recovery_dir, autosave_interval_s, self)
+        self.recent = RecentFiles(settings)
+        self.scene = TopologyScene(self)
+        self.scene.load(self.controller.topology)
+        self.view = CanvasView(self.scene)
+        self.notifications = NotificationArea()
+        self.actions = Actions(self)
+        self.palette = Palette()
+        self.properties = PropertiesPanel(self.controller, self.scene)
+        self.file_menu = FileMenu(self)
+        self._build()
+        self._wire()
+        self.resize(QSize(1280, 800))
+        self._update_status()
+
+    # ---- layout --------------------------------------------------------------------
+    def _build(self) -> None:
+        self.setWindowTitle("nemu")
+        central = QWidget()
+        lay = QVBoxLayout(central)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(0)
+        lay.addWidget(self.notifications)
+        lay.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+        self.palette_dock = self._dock("Palette", self.palette,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.palette_dock.setMinimumWidth(170)
+        self.properties_dock = self._dock("Properties", self.properties,
+                                          Qt.DockWidgetArea.RightDockWidgetArea)
+        self.properties_dock.setMinimumWidth(330)
+        self.resizeDocks([self.palette_dock, self.properties_dock], [180, 340],
+                         Qt.Orientation.Horizontal)
+
+        a = self.actions
+        mb = self.menuBar()
+        file_menu = mb.addMenu("&File")
+        self.file_menu.populate(file_menu)
+        edit = mb.addMenu("&Edit")
+        for item in (a.undo, a.redo, None, a.copy, a.paste, a.delete, a.select_all, a.rename,
+                     None, a.mode_select, a.mode_link):
+            edit.addSeparator() if item is None else edit.addAction(item)
+        view = mb.addMenu("&View")
+        for item in (a.zoom_in, a.zoom_out, a.zoom_fit, a.zoom_reset, None, a.snap, a.labels,
+                     None, self.palette_dock.toggleViewAction(),
+                     self.properties_dock.toggleViewAction()):
+            view.addSeparator() if item is None else view.addAction(item)
+        run = mb.addMenu("&Run")
+        run.setToolTipsVisible(True)
+        for act in a.run_actions:
+            run.addAction(act)
+        help_menu = mb.addMenu("&Help")
+        help_menu.addAction(a.shortcuts)
+        help_menu.addAction(a.about)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setIconSize(QSize(20, 20))
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        for item in (a.new, a.open, a.save, None, a.undo, a.redo, None, a.mode_select,
+                     a.mode_link, a.delete, None, a.start_all, a.stop_all, None, a.zoom_out,
+                     a.zoom_in, a.zoom_fit, a.snap):
+            tb.addSeparator() if item is None else tb.addAction(item)
+        for act in (a.new, a.open, a.save, a.undo, a.redo, a.delete, a.zoom_in, a.zoom_out,
+                    a.zoom_fit, a.snap):
+            w = tb.widgetForAction(act)
+            if w is not None:
+                w.setProperty("iconOnly", True)
+                w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+
+        sb = self.statusBar()
+        self.counts_label = QLabel()
+        self.file_label = QLabel()
+        self.engine_label = QLabel(self.bridge.status_text())
+        self.engine_label.setObjectName("engineStatus")
+        self.zoom_label = QLabel()
+        for w in (self.counts_label, self.file_label, self.zoom_label, self.engine_label):
+            sb.addPermanentWidget(w)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.lower())
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _wire(self) -> None:
+        a, c, s = self.actions, self.controller, self.scene
+        c.topologyEvent.connect(s.apply)
+        c.topologyEvent.connect(lambda _e: self._update_status())
+        c.topologyReset.connect(self._on_reset)
+        c.problem.connect(lambda msg: self.notify("That edit was refused", msg, Level.WARNING))
+        s.linkRequested.connect(self._link_requested)
+        s.nodesMoved.connect(c.move_nodes)
+        s.modeChanged.connect(self._on_mode)
+        self.view.nodeDropRequested.connect(self.add_node)
+        self.view.zoomChanged.connect(lambda _z: self._update_status())
+        self.palette.activatedKind.connect(
+            lambda kind: self.add_node(kind, self.view.mapToScene(
+                self.view.viewport().rect().center())))
+        self.document.changed.connect(self._update_status)
+        self.bridge.attach(s)
+        self.bridge.engineState.connect(self.engine_label.setText,
+                                        Qt.ConnectionType.QueuedConnection)
+        self.bridge.failed.connect(lambda t, d: self.notify(t, d, Level.ERROR),
+                                   Qt.ConnectionType.QueuedConnection)
+
+        undo = c.undo_stack
+        a.undo.triggered.connect(undo.undo)
+        a.redo.triggered.connect(undo.redo)
+        undo.canUndoChanged.connect(a.undo.setEnabled)
+        undo.canRedoChanged.connect(a.redo.setEnabled)
+        undo.undoTextChanged.connect(lambda t: a.undo.setText(f"&Undo {t}".strip()))
+        undo.redoTextChanged.connect(lambda t: a.redo.setText(f"&Redo {t}".strip()))
+        a.undo.setEnabled(False)
+        a.redo.setEnabled(False)
+        a.delete.triggered.connect(self.delete_selection)
+        a.copy.triggered.connect(self.copy_selection)
+        a.paste.triggered.connect(self.paste)
+        a.select_all.triggered.connect(lambda: s.select(s.nodes, s.links))
+        a.rename.triggered.connect(self.rename_selected)
+        a.mode_select.triggered.connect(lambda: s.set_mode(SceneMode.SELECT))
+        a.mode_link.triggered.connect(lambda: s.set_mode(SceneMode.LINK))
+        a.zoom_in.triggered.connect(self.view.zoom_in)
+        a.zoom_out.triggered.connect(self.view.zoom_out)
+        a.zoom_fit.triggered.connect(self.view.fit_all)
+        a.zoom_reset.triggered.connect(self.view.reset_zoom)
+        a.snap.toggled.connect(s.set_snap)
+        a.labels.toggled.connect(s.set_labels_visible)
+        a.shortcuts.triggered.connect(lambda: QMessageBox.information(
+            self, "Keyboard shortcuts", SHORTCUTS))
+        a.about.triggered.connect(lambda: QMessageBox.about(
+            self, "About nemu", "<b>nemu</b> — draw a network, run it as QEMU machines joined "
+            "by emulated links.<br>Licensed under the GPL v3 or later."))
+        self.file_menu.wire()
+
+    # ---- lifecycle -----------------------------------------------------------------
+    def start(self) -> None:
+        """Begin autosaving and offer the recovery of work a crashed session left."""
+        self.autosaver.start()
+        self.file_menu.offer_recovery()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.file_menu.confirm_discard("quit"):
+            event.ignore()
+            return
+        self.autosaver.stop()
+        self.autosaver.discard()
+        event.accept()
+
+    # ---- intents -------------------------------------------------------------------
+    def add_node(self, kind: NodeKind, pos: QPointF) -> str | None:
+        name = self.controller.add_node(kind, (pos.x(), pos.y()))
+        if name is not None:
+            self.scene.select([name])
+        return name
+
+    def _link_requested(self, a: str, b: str) -> None:
+        name = self.controller.connect(a, b)
+        if name is not None:
+            self.scene.select(links=[name])
+
+    def delete_selection(self) -> None:
+        self.controller.delete(self.scene.selected_nodes(), self.scene.selected_links())
+
+    def copy_selection(self) -> None:
+        nodes = self.scene.selected_nodes()
+        if not nodes:
+            return
+        text = self.controller.copy_text(nodes)
+        data = QMimeData()
+        data.setData(CLIPBOARD_MIME, text.encode())
+        data.setText(text)
+        QGuiApplication.clipboard().setMimeData(data)
+
+    def paste(self) -> None:
+        data = QGuiApplication.clipboard().mimeData()
+        if data is None or not data.hasFormat(CLIPBOARD_MIME):
+            return
+        names = self.controller.paste_text(bytes(data.data(CLIPBOARD_MIME).data()).decode())
+        self.scene.select(names)
+
+    def rename_selected(self) -> None:
+        nodes = self.scene.selected_nodes()
+        if len(nodes) != 1:
+            return
+        new, ok = QInputDialog.getText(self, "Rename node", "New name:", text=nodes[0])
+        if ok and new.strip():
+            self.controller.rename_node(nodes[0], new.strip())
+
+    # ---- feedback ------------------------------------------------------------------
+    def notify(self, title: str, detail: str = "", level: Level = Level.INFO) -> None:
+        self.notifications.notify(title, detail, level)
+
+    def show_load_error(self, path: str | Path, err: Exception) -> None:
+        detail = str(err) if isinstance(err, TopologyError | NemuError) else f"{path}: {err}"
+        self.notify(f"Could not open {Path(path).name}; your current lab is unchanged.", detail,
+                    Level.ERROR)
+
+    def _on_reset(self, topology: Topology) -> None:
+        self.scene.load(topology)
+        self.view.fit_all()
+        self._update_status()
+
+    def _on_mode(self, mode: SceneMode) -> None:
+        (self.actions.mode_link if mode is SceneMode.LINK else self.actions.mode_select) \
+            .setChecked(True)
+        self.statusBar().showMessage(
+            "Link mode: drag from one node to another" if mode is SceneMode.LINK else "", 4000)
+
+    def _update_status(self) -> None:
+        t = self.controller.topology
+        self.counts_label.setText(f"{len(t.nodes)} nodes · {len(t.links)} links")
+        dirty = " •" if self.document.dirty else ""
+        self.file_label.setText(f"{self.document.display_name}{dirty}")
+        self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")
+        self.setWindowTitle(f"{self.document.display_name}{dirty} — nemu")

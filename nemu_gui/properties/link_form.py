@@ -1,0 +1,149 @@
+"""The link half of the properties dock: per-direction parameters with live sliders.
+
+A link's parameters belong to the end that sends (a → b is end a). The form edits one direction
+at a time, or both at once when "Same both ways" is ticked (the default for symmetric links).
+Every value is checked by the model before anything is applied: a bad value shows its message
+under the field and leaves the link as it was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QTabBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine import units
+from engine.errors import LinkParamError
+from engine.model import BerMode, DirectionParams, End, Link
+from nemu_gui.controller import Controller
+from nemu_gui.properties.quantity_field import QuantityField
+from nemu_gui.properties.scales import BANDWIDTH, DELAY, LOSS
+
+_FIELDS: list[tuple[str, str, Callable[[Any], str], Any, str]] = [
+    # (field, label, formatter, slider scale, placeholder)
+    ("bandwidth", "Bandwidth", units.format_bandwidth, BANDWIDTH, "unlimited, 10Mbit"),
+    ("delay", "Delay", units.format_duration, DELAY, "20ms"),
+    ("jitter", "Jitter", units.format_duration, DELAY, "2ms"),
+    ("loss", "Loss", units.format_percent, LOSS, "0.1%"),
+    ("ber", "Bit errors", units.format_probability, None, "per-bit probability, 1e-6"),
+    ("duplicate", "Duplicate", units.format_percent, None, "0%"),
+    ("corrupt", "Corrupt", units.format_percent, None, "0%"),
+    ("mtu", "MTU", str, None, "1500"),
+    ("queue", "Queue", str, None, "frames, 1000"),
+]
+
+
+class LinkForm(QWidget):
+    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.link_name: str | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 8, 8, 8)
+        self.title = QLabel()
+        self.title.setObjectName("formTitle")
+        self.ends = QLabel()
+        self.ends.setObjectName("formSubtitle")
+        self.ends.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.ends)
+        self.same = QCheckBox("Same both ways")
+        self.same.setToolTip("Edit both directions at once")
+        self.same.toggled.connect(self._same_toggled)
+        layout.addWidget(self.same)
+        self.direction = QTabBar()
+        self.direction.setExpanding(True)
+        self.direction.addTab("a → b")
+        self.direction.addTab("b → a")
+        self.direction.currentChanged.connect(lambda _i: self.refresh())
+        layout.addWidget(self.direction)
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.fields: dict[str, QuantityField] = {}
+        for name, label, fmt, scale, placeholder in _FIELDS:
+            f = QuantityField(fmt, scale, placeholder)
+            f.setObjectName(f"link_{name}")
+            f.edited.connect(lambda value, key, name=name: self._edited(name, value, key))
+            self.fields[name] = f
+            form.addRow(label, f)
+        self.ber_mode = QComboBox()
+        self.ber_mode.addItems([m.value for m in BerMode])
+        self.ber_mode.setToolTip("drop: a bit error loses the frame; flip: delivered damaged")
+        self.ber_mode.activated.connect(
+            lambda _i: self._edited("ber_mode", self.ber_mode.currentText(), None))
+        form.addRow("BER effect", self.ber_mode)
+        self.up = QCheckBox("Link is up")
+        self.up.clicked.connect(lambda on: self._edited("up", bool(on), None))
+        form.addRow("State", self.up)
+        layout.addLayout(form)
+        layout.addStretch(1)
+
+    # ---- showing -------------------------------------------------------------------
+    @property
+    def which(self) -> End | str:
+        if self.same.isChecked():
+            return "both"
+        return "a" if self.direction.currentIndex() == 0 else "b"
+
+    def show_link(self, name: str) -> None:
+        link = self.controller.topology.link(name)
+        if name != self.link_name:
+            self.link_name = name
+            for f in self.fields.values():
+                f.clear_error()
+            self.same.blockSignals(True)
+            self.same.setChecked(link.a.params == link.b.params)
+            self.same.blockSignals(False)
+            self.direction.setCurrentIndex(0)
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self.link_name is None:
+            return
+        link = self.controller.topology.link(self.link_name)
+        self.title.setText(f"Link {link.name}")
+        self.ends.setText(f"{link.a.label} ⟷ {link.b.label}")
+        self.direction.setTabText(0, f"{link.a.node} → {link.b.node}")
+        self.direction.setTabText(1, f"{link.b.node} → {link.a.node}")
+        self.direction.setEnabled(not self.same.isChecked())
+        p = self._params(link)
+        for name, f in self.fields.items():
+            f.set_value(getattr(p, name))
+        self.ber_mode.setCurrentText(p.ber_mode.value)
+        self.up.setChecked(p.up)
+
+    def _params(self, link: Link) -> DirectionParams:
+        return link.b.params if self.which == "b" else link.a.params
+
+    def _same_toggled(self, on: bool) -> None:
+        self.direction.setEnabled(not on)
+        self.refresh()
+
+    # ---- editing -------------------------------------------------------------------
+    def _edited(self, field: str, value: Any, merge_key: object | None) -> None:
+        if self.link_name is None:
+            return
+        link = self.controller.topology.link(self.link_name)
+        field_widget = self.fields.get(field)
+        try:   # check first: a refused value is shown here and nothing is applied
+            for end in (("a", "b") if self.which == "both" else (self.which,)):
+                link.end(end).params.replace(**{field: value})  # type: ignore[arg-type]
+        except LinkParamError as e:
+            if field_widget is not None:
+                field_widget.show_error(e.message)
+            return
+        if field_widget is not None:
+            field_widget.clear_error()
+        self.controller.set_link_params(self.link_name, self.which,  # type: ignore[arg-type]
+                                        merge_key=merge_key, **{field: value})

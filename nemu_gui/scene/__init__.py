@@ -1,0 +1,1 @@
+"""The canvas: one scene that mirrors a Topology, its items, and the view around it."""

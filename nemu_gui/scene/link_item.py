@@ -1,0 +1,147 @@
+"""A link on the canvas: a line between two node items with a label in the middle.
+
+It follows its nodes (they call `adjust()` when they move) and shows the model `Link` it is
+given. With live statistics (`set_rates`) it takes the colour of its utilisation and a width
+that grows with it; without, it shows the parameters. Down links and links that cross machines
+are dashed.
+"""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from engine.model import Link
+from nemu_gui.scene import style
+from nemu_gui.scene.link_label_item import LinkLabelItem
+from nemu_gui.scene.link_text import link_summary, link_tooltip, rates_text
+from nemu_gui.scene.node_item import NodeItem
+
+PARALLEL_GAP = 14.0
+
+
+class LinkItem(QGraphicsItem):
+    Type = QGraphicsItem.UserType + 2
+
+    def __init__(self, link: Link, a: NodeItem, b: NodeItem) -> None:
+        super().__init__()
+        self.link = link
+        self.a, self.b = a, b
+        self.offset = 0.0                      # perpendicular shift for parallel links
+        self.live: tuple[float, float, float | None] | None = None
+        self._line = QLineF()
+        self._path = QPainterPath()
+        self._bounds = QRectF()
+        self.label = LinkLabelItem(self)
+        self.label_visible = True
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setAcceptHoverEvents(True)
+        self.setZValue(0)
+        a.links.add(self)
+        b.links.add(self)
+        self.set_link(link)
+
+    @property
+    def name(self) -> str:
+        return self.link.name
+
+    def detach(self) -> None:
+        self.a.links.discard(self)
+        self.b.links.discard(self)
+
+    # ---- model -> item -------------------------------------------------------------
+    def set_link(self, link: Link) -> None:
+        self.link = link
+        self.setToolTip(link_tooltip(link))
+        self.adjust()
+
+    def set_rates(self, tx_bps: float, rx_bps: float, utilisation: float | None) -> None:
+        """Live rates: `tx_bps` is what end a sends, `rx_bps` what end b sends; `utilisation`
+        is the busier direction's share of its configured bandwidth (None when unlimited)."""
+        self.live = (tx_bps, rx_bps, utilisation)
+        self._refresh_label()
+        self.update()
+
+    def clear_rates(self) -> None:
+        self.live = None
+        self._refresh_label()
+        self.update()
+
+    def set_label_visible(self, visible: bool) -> None:
+        self.label_visible = visible
+        self.label.setVisible(visible)
+
+    def _a_is_left(self) -> bool:
+        return self.a.pos().x() <= self.b.pos().x()
+
+    def _refresh_label(self) -> None:
+        if self.live is not None:
+            self.label.set_text(rates_text(self.live[0], self.live[1], self._a_is_left()))
+        else:
+            self.label.set_text(link_summary(self.link, self._a_is_left()))
+
+    # ---- geometry ------------------------------------------------------------------
+    def adjust(self) -> None:
+        p1, p2 = self.a.pos(), self.b.pos()
+        line = QLineF(p1, p2)
+        if self.offset and line.length() > 0:
+            n = line.normalVector().unitVector()
+            d = QPointF(n.dx(), n.dy()) * self.offset
+            line = QLineF(p1 + d, p2 + d)
+        self.prepareGeometryChange()
+        self._line = line
+        path = QPainterPath(line.p1())
+        path.lineTo(line.p2())
+        stroker = QPainterPathStroker()
+        stroker.setWidth(12)
+        self._path = stroker.createStroke(path)
+        self._bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
+        self.label.setPos(line.pointAt(self._label_at()))
+        self._refresh_label()
+
+    def _label_at(self) -> float:
+        """Where along the line the label sits: nearer the end with fewer links, so the
+        labels of links fanning out of a switch do not pile up around it."""
+        na, nb = len(self.a.links), len(self.b.links)
+        if na == nb:
+            return 0.5
+        return 0.4 if na < nb else 0.6
+
+    def boundingRect(self) -> QRectF:
+        return self._bounds
+
+    def shape(self) -> QPainterPath:
+        return self._path
+
+    def _pen(self) -> QPen:
+        dashed = not (self.link.a.params.up and self.link.b.params.up) or \
+            self.a.node.host != self.b.node.host
+        if self.isSelected():
+            colour, width = style.SELECTION, 3.0
+        elif self.live is not None:
+            util = self.live[2]
+            colour = style.utilisation_colour(util if util is not None else
+                                              (0.05 if max(self.live[:2]) > 0 else 0.0))
+            width = 2.0 + 4.0 * min(1.0, util or 0.0)
+        elif not (self.link.a.params.up and self.link.b.params.up):
+            colour, width = style.LINK_DOWN, 2.0
+        else:
+            colour, width = style.LINK, 2.0
+        pen = QPen(QColor(colour), width, Qt.PenStyle.DashLine if dashed else
+                   Qt.PenStyle.SolidLine)
+        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+        return pen
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if math.isclose(self._line.length(), 0.0):
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(self._pen())
+        painter.drawLine(self._line)
+
+    def type(self) -> int:
+        return self.Type

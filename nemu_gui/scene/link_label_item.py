@@ -1,0 +1,61 @@
+"""The label in the middle of a link: its parameters when idle, its live rates when running.
+
+The run-control layer calls `set_rates()` (through the scene) for every stats sample; the label
+only re-measures its text, so thousands of labels can refresh at a few hertz.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from nemu_gui.scene import style
+
+
+class LinkLabelItem(QGraphicsItem):
+    Type = QGraphicsItem.UserType + 3
+
+    def __init__(self, parent: QGraphicsItem | None = None) -> None:
+        super().__init__(parent)
+        self._font = style.label_font(8.0)
+        self._fm = QFontMetricsF(self._font)
+        self._text = ""
+        self._rect = QRectF()
+        self.setZValue(1)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str) -> None:
+        if text == self._text:
+            return
+        self.prepareGeometryChange()
+        self._text = text
+        if text:
+            w = self._fm.horizontalAdvance(text) + 10
+            h = self._fm.height() + 4
+            self._rect = QRectF(-w / 2, -h / 2, w, h)
+        else:
+            self._rect = QRectF()
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if not self._text:
+            return
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(style.LABEL_BORDER, 1))
+        painter.setBrush(style.LABEL_BG)
+        painter.drawRoundedRect(self._rect, 6, 6)
+        painter.setFont(self._font)
+        painter.setPen(style.LABEL_TEXT)
+        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self._text)
+
+    def type(self) -> int:
+        return self.Type

@@ -1,0 +1,158 @@
+"""A node on the canvas: the icon of its kind, its name below, badges for state and placement.
+
+The item shows a model `Node`; it never changes the model. Moving it only moves the picture:
+the scene reports the move as an intent when the mouse is released, and the controller turns it
+into an undoable command. Links attached to it follow through `ItemSendsGeometryChanges`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFontMetricsF, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from engine import units
+from engine.model import Node
+from nemu_gui.resources import node_image
+from nemu_gui.scene import style
+
+if TYPE_CHECKING:
+    from nemu_gui.scene.link_item import LinkItem
+
+_HALF = style.NODE_ICON / 2
+_LABEL_GAP = 3.0
+
+
+class NodeItem(QGraphicsItem):
+    Type = QGraphicsItem.UserType + 1
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.node = node
+        self.links: set[LinkItem] = set()
+        self.state: str | None = None          # stopped/booting/running/crashed, from the engine
+        self.state_detail = ""
+        self.snap = False
+        self._font = style.label_font(9.0, bold=True)
+        self._badge_font = style.label_font(7.0)
+        self._label_rect = QRectF()
+        self._rect = QRectF()
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+                      | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges)
+        self.setAcceptHoverEvents(True)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self.setZValue(2)
+        self.setPos(QPointF(*node.pos))
+        self._relayout()
+
+    # ---- model -> item -------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return self.node.name
+
+    def set_node(self, node: Node) -> None:
+        self.node = node
+        if QPointF(*node.pos) != self.pos():
+            self.setPos(QPointF(*node.pos))
+        self._relayout()
+
+    def set_state(self, state: str | None, detail: str = "") -> None:
+        """The engine's view of this node (a badge); None hides the badge."""
+        self.state, self.state_detail = state, detail
+        self._relayout()
+
+    def _relayout(self) -> None:
+        self.prepareGeometryChange()
+        fm = QFontMetricsF(self._font)
+        w = fm.horizontalAdvance(self.node.name) + 8
+        h = fm.height() + 2
+        self._label_rect = QRectF(-w / 2, _HALF + _LABEL_GAP, w, h)
+        icon = QRectF(-_HALF, -_HALF, style.NODE_ICON, style.NODE_ICON)
+        self._rect = icon.united(self._label_rect).adjusted(-4, -4, 4, 4)
+        if self.node.host != "local":
+            self._rect = self._rect.united(self._host_badge_rect())
+        self.setToolTip(self._tooltip())
+        self.update()
+
+    def _tooltip(self) -> str:
+        n = self.node
+        lines = [f"<b>{n.name}</b> &mdash; {n.kind.value}"]
+        if n.kind.is_machine:
+            mem = units.format_memory(n.memory or 0)
+            nic = n.nic.value if n.nic else ""
+            lines.append(f"image {n.image}, {mem} RAM, {n.cpus} CPU, {nic}")
+        if n.host != "local":
+            lines.append(f"placed on {n.host}")
+        ifaces = ", ".join(i.name + (f" {i.address}" if i.address else "") for i in n.interfaces)
+        if ifaces:
+            lines.append(f"interfaces: {ifaces}")
+        if self.state:
+            lines.append(f"state: {self.state}" + (f" ({self.state_detail})"
+                                                   if self.state_detail else ""))
+        if n.notes:
+            lines.append(f"<i>{n.notes}</i>")
+        return "<br>".join(lines)
+
+    def _host_badge_rect(self) -> QRectF:
+        bw = QFontMetricsF(self._badge_font).horizontalAdvance(self.node.host) + 10
+        return QRectF(-_HALF - bw / 2 + 6, -_HALF - 6, bw, 14)
+
+    # ---- geometry ------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return self._rect
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(QRectF(-_HALF, -_HALF, style.NODE_ICON, style.NODE_ICON), 8, 8)
+        path.addRect(self._label_rect)
+        return path
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and self.snap:
+            p = QPointF(value)
+            g = style.GRID
+            return QPointF(round(p.x() / g) * g, round(p.y() / g) * g)
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for link in self.links:
+                link.adjust()
+        return super().itemChange(change, value)
+
+    # ---- painting ------------------------------------------------------------------
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        icon = QRectF(-_HALF, -_HALF, style.NODE_ICON, style.NODE_ICON)
+        if self.isSelected():
+            painter.setPen(QPen(style.SELECTION, 1.5))
+            painter.setBrush(QColor(45, 127, 249, 40))
+            painter.drawRoundedRect(icon.adjusted(-3, -3, 3, 3), 8, 8)
+        painter.drawImage(icon, node_image(self.node.kind, style.NODE_ICON * 2))
+        # name
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(style.SELECTION if self.isSelected() else style.LABEL_BG)
+        painter.drawRoundedRect(self._label_rect, 4, 4)
+        painter.setFont(self._font)
+        painter.setPen(QColor("white") if self.isSelected() else style.LABEL_TEXT)
+        painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.node.name)
+        # engine state badge
+        if self.state is not None:
+            colour = style.STATE_COLOURS.get(self.state, style.STATE_COLOURS["stopped"])
+            painter.setPen(QPen(QColor("white"), 1.5))
+            painter.setBrush(QBrush(colour))
+            painter.drawEllipse(QPointF(_HALF - 4, -_HALF + 4), 5.5, 5.5)
+        # placement badge (another machine)
+        if self.node.host != "local":
+            painter.setFont(self._badge_font)
+            r = self._host_badge_rect()
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#34495e"))
+            painter.drawRoundedRect(r, 7, 7)
+            painter.setPen(QColor("white"))
+            painter.drawText(r, Qt.AlignmentFlag.AlignCenter, self.node.host)
+
+    def type(self) -> int:
+        return self.Type

@@ -1,0 +1,258 @@
+"""The scene: a mirror of one Topology, plus the mouse gestures that become intents.
+
+The scene never changes the model. It draws what the model's events say (so undo, redo, file
+loads and any scripted edit redraw the same way) and reports what the user did as signals that
+carry names: `linkRequested(a, b)` and `nodesMoved({name: (old, new)})`. The controller turns
+those into undoable commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from PySide6.QtCore import QLineF, QPointF, Qt, Signal
+from PySide6.QtGui import QColor, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsLineItem,
+    QGraphicsScene,
+    QGraphicsSceneMouseEvent,
+)
+
+from engine.model import (
+    Link,
+    LinkAdded,
+    LinkChanged,
+    LinkRemoved,
+    Node,
+    NodeAdded,
+    NodeChanged,
+    NodeRemoved,
+    NodeRenamed,
+    Topology,
+    TopologyEvent,
+)
+from nemu_gui.scene import style
+from nemu_gui.scene.link_item import PARALLEL_GAP, LinkItem
+from nemu_gui.scene.modes import SceneMode
+from nemu_gui.scene.node_item import NodeItem
+
+Pos = tuple[float, float]
+
+
+class TopologyScene(QGraphicsScene):
+    linkRequested = Signal(str, str)          # draw a link from node a to node b
+    nodesMoved = Signal(object)               # {name: ((x0, y0), (x1, y1))}
+    modeChanged = Signal(object)              # SceneMode
+
+    def __init__(self, parent: object | None = None) -> None:
+        super().__init__(parent)  # type: ignore[arg-type]
+        self.topology: Topology | None = None
+        self.nodes: dict[str, NodeItem] = {}
+        self.links: dict[str, LinkItem] = {}
+        self._mode = SceneMode.SELECT
+        self._snap = True
+        self._labels = True
+        self._rubber: QGraphicsLineItem | None = None
+        self._link_from: NodeItem | None = None
+        self._press_pos: dict[str, Pos] = {}
+        self.setBackgroundBrush(style.CANVAS_BG)
+
+    # ---- settings ------------------------------------------------------------------
+    @property
+    def mode(self) -> SceneMode:
+        return self._mode
+
+    def set_mode(self, mode: SceneMode) -> None:
+        if mode is self._mode:
+            return
+        self._cancel_link()
+        self._mode = mode
+        movable = mode is SceneMode.SELECT
+        for item in self.nodes.values():
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable, movable)
+        self.modeChanged.emit(mode)
+
+    @property
+    def snap(self) -> bool:
+        return self._snap
+
+    def set_snap(self, on: bool) -> None:
+        self._snap = on
+        for item in self.nodes.values():
+            item.snap = on
+
+    def set_labels_visible(self, on: bool) -> None:
+        self._labels = on
+        for item in self.links.values():
+            item.set_label_visible(on)
+
+    # ---- mirroring the model -------------------------------------------------------
+    def load(self, topology: Topology) -> None:
+        """Show `topology` (replacing what was shown). Events then come through `apply`."""
+        self._cancel_link()
+        self.clear()
+        self.nodes.clear()
+        self.links.clear()
+        self.topology = topology
+        for node in topology.nodes:
+            self._add_node(node)
+        for link in topology.links:
+            self._add_link(link, relayout=False)
+        pairs = {frozenset((lk.a.node, lk.b.node)) for lk in topology.links}
+        for pair in pairs:
+            if len(pair) == 2:
+                self._relayout_parallel(*pair)
+
+    def apply(self, event: TopologyEvent) -> None:
+        match event:
+            case NodeAdded(node=node):
+                self._add_node(node)
+            case NodeRemoved(node=node):
+                item = self.nodes.pop(node.name)
+                self.removeItem(item)
+            case NodeChanged(name=name):
+                assert self.topology is not None
+                node_item = self.nodes[name]
+                node_item.set_node(self.topology.node(name))
+                for link_item in node_item.links:
+                    link_item.update()
+            case NodeRenamed(old=old, new=new):
+                assert self.topology is not None
+                node_item = self.nodes.pop(old)
+                self.nodes[new] = node_item
+                node_item.set_node(self.topology.node(new))
+                for link_item in list(node_item.links):
+                    link_item.set_link(self.topology.link(link_item.name))
+            case LinkAdded(link=link):
+                self._add_link(link)
+            case LinkRemoved(link=link):
+                link_item = self.links.pop(link.name)
+                link_item.detach()
+                self.removeItem(link_item)
+                self._relayout_parallel(link.a.node, link.b.node)
+            case LinkChanged(link=link):
+                self.links[link.name].set_link(link)
+
+    def _add_node(self, node: Node) -> NodeItem:
+        item = NodeItem(node)
+        item.snap = self._snap
+        item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsMovable,
+                     self._mode is SceneMode.SELECT)
+        self.addItem(item)
+        self.nodes[node.name] = item
+        return item
+
+    def _add_link(self, link: Link, relayout: bool = True) -> LinkItem:
+        item = LinkItem(link, self.nodes[link.a.node], self.nodes[link.b.node])
+        item.set_label_visible(self._labels)
+        self.addItem(item)
+        self.links[link.name] = item
+        if relayout:
+            self._relayout_parallel(link.a.node, link.b.node)
+        return item
+
+    def _relayout_parallel(self, a: str, b: str) -> None:
+        """Spread several links between the same two nodes side by side."""
+        node = self.nodes.get(a)
+        if node is None:
+            return
+        group = sorted((lk for lk in node.links if {lk.a.name, lk.b.name} == {a, b}),
+                       key=lambda lk: lk.name)
+        for i, lk in enumerate(group):
+            sign = 1.0 if lk.a.name == min(a, b) else -1.0
+            lk.offset = sign * (i - (len(group) - 1) / 2) * PARALLEL_GAP
+            lk.adjust()
+
+    # ---- live statistics (called by the run-control layer) --------------------------
+    def set_link_rates(self, name: str, tx_bps: float, rx_bps: float,
+                       utilisation: float | None) -> None:
+        item = self.links.get(name)
+        if item is not None:
+            item.set_rates(tx_bps, rx_bps, utilisation)
+
+    def set_node_state(self, name: str, state: str | None, detail: str = "") -> None:
+        item = self.nodes.get(name)
+        if item is not None:
+            item.set_state(state, detail)
+
+    # ---- selection -----------------------------------------------------------------
+    def selected_nodes(self) -> list[str]:
+        return sorted(i.name for i in self.selectedItems() if isinstance(i, NodeItem))
+
+    def selected_links(self) -> list[str]:
+        return sorted(i.name for i in self.selectedItems() if isinstance(i, LinkItem))
+
+    def select(self, nodes: Iterable[str] = (), links: Iterable[str] = ()) -> None:
+        self.clearSelection()
+        for n in nodes:
+            if n in self.nodes:
+                self.nodes[n].setSelected(True)
+        for lk in links:
+            if lk in self.links:
+                self.links[lk].setSelected(True)
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    # ---- gestures ------------------------------------------------------------------
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._mode is SceneMode.LINK and event.button() == Qt.MouseButton.LeftButton:
+            start = self.node_at(event.scenePos())
+            if start is not None:
+                self._link_from = start
+                self._rubber = QGraphicsLineItem(QLineF(start.pos(), event.scenePos()))
+                pen = QPen(style.SELECTION, 2, Qt.PenStyle.DashLine)
+                self._rubber.setPen(pen)
+                self._rubber.setZValue(10)
+                self.addItem(self._rubber)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press_pos = {i.name: (i.pos().x(), i.pos().y()) for i in self.nodes.values()
+                               if i.isSelected()}
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._mode is SceneMode.LINK:
+            if self._rubber is not None and self._link_from is not None:
+                self._rubber.setLine(QLineF(self._link_from.pos(), event.scenePos()))
+                target = self.node_at(event.scenePos())
+                ok = target is not None and target is not self._link_from
+                self._rubber.setPen(QPen(QColor("#27ae60") if ok else style.SELECTION, 2,
+                                         Qt.PenStyle.DashLine))
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._mode is SceneMode.LINK:
+            start = self._link_from
+            self._cancel_link()
+            end = self.node_at(event.scenePos())
+            if start is not None and end is not None and end is not start:
+                self.linkRequested.emit(start.name, end.name)
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self._press_pos:
+            moved: dict[str, tuple[Pos, Pos]] = {}
+            for name, old in self._press_pos.items():
+                item = self.nodes.get(name)
+                if item is None:
+                    continue
+                new = (item.pos().x(), item.pos().y())
+                if new != old:
+                    moved[name] = (old, new)
+            self._press_pos = {}
+            if moved:
+                self.nodesMoved.emit(moved)
+
+    def _cancel_link(self) -> None:
+        if self._rubber is not None:
+            self.removeItem(self._rubber)
+        self._rubber = None
+        self._link_from = None
