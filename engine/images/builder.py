@@ -1,0 +1,243 @@
+"""Building an image from its recipe, and finding built images in the cache.
+
+Lifecycle of a build: resolve packages -> download -> unpack -> assemble root tree -> kernel
+modules -> initramfs -> library check -> root disk -> manifest; the result is renamed into
+`<cache>/images/<name>-<hash>/` only when every step succeeded, so a half-built image is never
+found. A build whose directory already exists returns at once (an unchanged recipe is instant).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from engine.errors import NemuError
+from engine.hosts import Host
+from engine.images import cpio, debs, disk, kmods, rootfs
+from engine.images.paths import cache_dir, debs_dir, images_dir
+from engine.images.recipe import Recipe, load_recipe
+
+ProgressFn = Callable[[str, int, int], None]
+
+# Arguments every nemu image's kernel gets; the engine may append more.
+BASE_CMDLINE = "console=ttyS0,115200 root=/dev/vda rootfstype=ext4 rw quiet panic=-1"
+# The initramfs runs this busybox (static: there is no libc there). The root tree uses the
+# dynamic `busybox` package, whose shell runs real programs (ping, nc) rather than its applets.
+STATIC_BUSYBOX = "busybox-static"
+INITRAMFS_APPLETS = ("sh", "mount", "umount", "modprobe", "switch_root", "mkdir", "cat",
+                     "usleep", "sleep", "echo", "ls")
+
+
+class BuildError(NemuError):
+    """A build step that failed: names the image and the step."""
+
+
+@dataclass(frozen=True)
+class Image:
+    """A built image: what the engine needs to boot a node from it."""
+
+    name: str
+    hash: str
+    directory: Path
+    kernel: Path
+    initrd: Path
+    disk: Path
+    cmdline: str
+    memory_mb: int
+    kernel_version: str
+    packages: tuple[str, ...]
+    checks: tuple[str, ...]
+    built_at: float
+
+    def size_bytes(self) -> int:
+        """Kernel + initramfs + compressed base disk: what the image costs to ship."""
+        return sum(p.stat().st_size for p in (self.kernel, self.initrd, self.disk))
+
+    def to_json(self) -> dict[str, object]:
+        d = asdict(self)
+        for key in ("directory", "kernel", "initrd", "disk"):
+            d[key] = str(d[key])
+        d["packages"] = list(self.packages)
+        d["checks"] = list(self.checks)
+        return d
+
+    @classmethod
+    def load(cls, directory: Path) -> Image:
+        data = json.loads((directory / "manifest.json").read_text())
+        return cls(name=data["name"], hash=data["hash"], directory=directory,
+                   kernel=directory / "vmlinuz", initrd=directory / "initrd.img",
+                   disk=directory / "base.qcow2", cmdline=data["cmdline"],
+                   memory_mb=int(data["memory_mb"]), kernel_version=data["kernel_version"],
+                   packages=tuple(data["packages"]), checks=tuple(data.get("checks", ())),
+                   built_at=float(data["built_at"]))
+
+
+def image_dir(recipe: Recipe) -> Path:
+    return images_dir() / f"{recipe.name}-{recipe.hash()}"
+
+
+def find_image(name: str) -> Image | None:
+    """The built image of the current recipe `name`, or None when it is not built."""
+    directory = image_dir(load_recipe(name))
+    if (directory / "manifest.json").exists():
+        return Image.load(directory)
+    return None
+
+
+def built_images() -> list[Image]:
+    """Every image in the cache (current or from older recipes), newest first."""
+    root = images_dir()
+    if not root.exists():
+        return []
+    found = [Image.load(d) for d in root.iterdir() if (d / "manifest.json").exists()]
+    return sorted(found, key=lambda i: i.built_at, reverse=True)
+
+
+@contextlib.contextmanager
+def _lock(name: str) -> Iterator[None]:
+    images_dir().mkdir(parents=True, exist_ok=True)
+    with open(images_dir() / f".{name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Builder:
+    """Builds images on `host` (the machine whose apt, dpkg-deb, mke2fs and qemu-img are used)."""
+
+    STEPS = 9
+
+    def __init__(self, host: Host, progress: ProgressFn | None = None) -> None:
+        self.host = host
+        self.progress = progress or (lambda msg, done, total: None)
+        self._step = 0
+        self._name = ""
+
+    def _begin(self, what: str) -> None:
+        self._step += 1
+        self.progress(f"[{self._name} {self._step}/{self.STEPS}] {what}", 0, 1)
+
+    def _sub(self, msg: str, done: int, total: int) -> None:
+        self.progress(f"[{self._name} {self._step}/{self.STEPS}] {msg}", done, total)
+
+    async def build(self, name: str, force: bool = False) -> Image:
+        """Build (or find) the image of recipe `name`."""
+        recipe = load_recipe(name)
+        target = image_dir(recipe)
+        with _lock(name):
+            if not force and (target / "manifest.json").exists():
+                return Image.load(target)
+            self._step, self._name = 0, name
+            work = images_dir() / f".build-{name}-{os.getpid()}"
+            if work.exists():
+                shutil.rmtree(work)
+            work.mkdir(parents=True)
+            try:
+                await self._build(recipe, work)
+                if target.exists():
+                    shutil.rmtree(target)
+                out = work / "out"
+                out.rename(target)
+                return Image.load(target)
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+
+    async def _build(self, recipe: Recipe, work: Path) -> Image:
+        host = self.host
+        self._begin("resolving packages")
+        kpkg = await debs.kernel_package(host, recipe.kernel_package)
+        packages = await debs.resolve(host, recipe.packages, recipe.exclude)
+        if "busybox" not in packages:
+            raise BuildError(f"image {recipe.name!r}: recipes need the package busybox")
+
+        self._begin(f"downloading {len(packages) + 1} packages (cached in {debs_dir()})")
+        deb_paths = await debs.download(host, [*packages, kpkg, STATIC_BUSYBOX], debs_dir(),
+                                        self._sub)
+        kdeb = next(p for p in deb_paths if p.name.startswith(kpkg + "_"))
+        sdeb = next(p for p in deb_paths if p.name.startswith(STATIC_BUSYBOX + "_"))
+        pkg_debs = [p for p in deb_paths if p not in (kdeb, sdeb)]
+
+        self._begin("unpacking packages")
+        root = work / "root"
+        await debs.extract(host, pkg_debs, root, self._sub)
+        # The static busybox runs the initramfs and, on the build machine, depmod.
+        await debs.extract(host, [sdeb], work / "static")
+        busybox = work / "static/bin/busybox"
+
+        self._begin("assembling the root tree")
+        rootfs.merge_usr(root)
+        rootfs.make_skeleton(root)
+        for d in recipe.guest_dirs():
+            if not d.is_dir():
+                raise BuildError(f"image {recipe.name!r}: guest files directory {d} is missing")
+            rootfs.copy_tree(d, root)
+        await rootfs.busybox_links(host, root)
+        rootfs.prune(root, recipe.prune)
+
+        self._begin(f"kernel {kdeb.name.split('_')[1]} and its modules")
+        ktree = await self._kernel_tree(kdeb, busybox)
+        version = kmods.kernel_version(ktree)
+        kmoddir = ktree / "lib/modules" / version
+        mods = kmods.select(kmoddir, recipe.modules)
+        kmods.copy_modules(kmoddir, root / "usr/lib/modules" / version, mods)
+        await kmods.depmod(host, busybox, root, version)
+
+        self._begin("initramfs")
+        out = work / "out"
+        out.mkdir()
+        ird = work / "initramfs"
+        for sub in ("bin", "dev", "proc", "sys", "etc", "newroot"):
+            (ird / sub).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(busybox, ird / "bin/busybox")
+        for applet in INITRAMFS_APPLETS:
+            (ird / "bin" / applet).symlink_to("busybox")
+        init = recipe.root / "initramfs/init"
+        shutil.copy2(init, ird / "init")
+        (ird / "etc/boot-modules").write_text("\n".join(recipe.boot_modules) + "\n")
+        boot_mods = kmods.select(kmoddir, recipe.boot_modules)
+        kmods.copy_modules(kmoddir, ird / "lib/modules" / version, boot_mods)
+        await kmods.depmod(host, busybox, ird, version)
+        cpio.write_initramfs(ird, out / "initrd.img")
+        shutil.copy2(ktree / "boot" / f"vmlinuz-{version}", out / "vmlinuz")
+
+        self._begin("checking shared libraries")
+        rootfs.check_libraries(root, recipe.name)
+
+        self._begin("root disk (ext4, then compressed qcow2)")
+        raw = work / "root.ext4"
+        await disk.make_ext4(host, root, raw, recipe.extra_mb)
+        await disk.to_qcow2(host, raw, out / "base.qcow2")
+        raw.unlink()
+
+        self._begin("manifest")
+        image = Image(name=recipe.name, hash=recipe.hash(), directory=out,
+                      kernel=out / "vmlinuz", initrd=out / "initrd.img", disk=out / "base.qcow2",
+                      cmdline=BASE_CMDLINE, memory_mb=recipe.memory_mb, kernel_version=version,
+                      packages=tuple(p.name for p in deb_paths), checks=recipe.checks,
+                      built_at=time.time())
+        (out / "manifest.json").write_text(json.dumps(image.to_json(), indent=2) + "\n")
+        self._sub(f"done: {image.size_bytes() / 2**20:.1f} MiB", 1, 1)
+        return image
+
+    async def _kernel_tree(self, kdeb: Path, busybox: Path) -> Path:
+        """The unpacked kernel package with its module index, cached per package file."""
+        tree = cache_dir() / "kernels" / kdeb.stem
+        if (tree / ".complete").exists():
+            return tree
+        tmp = tree.with_name(tree.name + f".tmp{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        await debs.extract(self.host, [kdeb], tmp)
+        await kmods.depmod(self.host, busybox, tmp, kmods.kernel_version(tmp))
+        (tmp / ".complete").touch()
+        shutil.rmtree(tree, ignore_errors=True)
+        tmp.rename(tree)
+        return tree

@@ -1,0 +1,193 @@
+"""Debian packages without root: resolve dependencies, download `.deb`s, unpack them.
+
+`apt-get download` fetches a package but not its dependencies, so `resolve()` walks
+`apt-cache depends` itself, one batched call per level. It takes the first acceptable alternative
+of each or-group and skips packages in the recipe's `exclude` list (maintainer-script helpers such
+as debconf or adduser that a tiny guest does not need); anything skipped that a binary really needs
+is caught later by the ELF check in `rootfs.py`, which names the missing library.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine.errors import CommandError, NemuError
+from engine.hosts import Host
+
+ProgressFn = Callable[[str, int, int], None]
+
+_DEPENDS_FLAGS = ("--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks",
+                  "--no-replaces", "--no-enhances")
+
+
+class PackageError(NemuError):
+    """A Debian package that cannot be found or fetched; says what to do about it."""
+
+
+@dataclass(frozen=True)
+class Deb:
+    package: str
+    filename: str
+    url: str
+    size: int
+
+
+def parse_depends(text: str) -> dict[str, list[list[str]]]:
+    """Parse `apt-cache depends` output into {package: [or-group, ...]}.
+
+    Each or-group lists alternatives in order; a virtual package (`<name>` or a name followed by
+    indented providers) is replaced by its providers.
+    """
+    result: dict[str, list[list[str]]] = {}
+    current: list[list[str]] | None = None
+    group: list[str] = []
+    open_group = False
+    last_alt: str | None = None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if not line.startswith(" "):
+            current = result.setdefault(line.strip(), [])
+            group, open_group, last_alt = [], False, None
+            continue
+        if current is None:
+            continue
+        m = re.match(r"^ (\|| )(PreDepends|Depends): (.+)$", line)
+        if m:
+            bar, _, name = m.groups()
+            if not open_group:
+                group = []
+                current.append(group)
+            name = name.strip()
+            last_alt = name
+            group.append(name)
+            open_group = bar == "|"
+            continue
+        if line.startswith("    ") and last_alt is not None and group:
+            provider = line.strip()
+            # providers of a virtual name: insert them right after it
+            idx = group.index(last_alt) if last_alt in group else len(group) - 1
+            group.insert(idx + 1, provider)
+            continue
+        # another relation kind (e.g. Recommends if not filtered): ends the group
+        open_group, last_alt = False, None
+    for groups in result.values():
+        for g in groups:
+            g[:] = [n.strip("<>") if not n.startswith("<") else n for n in g]
+    return result
+
+
+def _choose(group: list[str], chosen: set[str], exclude: set[str]) -> str | None:
+    """The member of an or-group to install, or None when it is satisfied or excluded."""
+    real = [n for n in group if not n.startswith("<")]
+    if any(n in chosen for n in real):
+        return None
+    for n in real:
+        if n not in exclude:
+            return n
+    return None
+
+
+async def resolve(host: Host, packages: Iterable[str], exclude: Iterable[str]) -> list[str]:
+    """The packages plus their dependency closure (minus `exclude`), sorted."""
+    excluded = set(exclude)
+    wanted = list(dict.fromkeys(packages))
+    chosen: set[str] = set(wanted)
+    todo = list(wanted)
+    await check_available(host, wanted)
+    while todo:
+        res = await host.run(["apt-cache", "depends", *_DEPENDS_FLAGS, *todo], timeout=120)
+        deps = parse_depends(res.text)
+        todo = []
+        for pkg in sorted(deps):
+            for group in deps[pkg]:
+                pick = _choose(group, chosen, excluded)
+                if pick is not None:
+                    chosen.add(pick)
+                    todo.append(pick)
+    return sorted(chosen)
+
+
+async def check_available(host: Host, packages: Iterable[str]) -> None:
+    """Raise PackageError naming every package apt does not know (with the fix)."""
+    names = list(packages)
+    res = await host.run(["apt-cache", "policy", *names], timeout=120)
+    candidates: dict[str, str] = {}
+    current = ""
+    for line in res.text.splitlines():
+        if line and not line.startswith(" "):
+            current = line.rstrip(":")
+        elif line.strip().startswith("Candidate:"):
+            candidates[current] = line.split(":", 1)[1].strip()
+    missing = [n for n in names if candidates.get(n, "(none)") == "(none)"]
+    if missing:
+        raise PackageError(
+            f"Debian package(s) not available: {', '.join(missing)}. Run `apt-get update` (as "
+            "root) so apt knows them, or fix the name in the recipe.")
+
+
+async def kernel_package(host: Host, name: str) -> str:
+    """Resolve a kernel metapackage (`linux-image-amd64`) to the real one it depends on."""
+    if re.match(r"^linux-image-\d", name):
+        return name
+    await check_available(host, [name])
+    res = await host.run(["apt-cache", "depends", *_DEPENDS_FLAGS, name], timeout=60)
+    for group in parse_depends(res.text).get(name, []):
+        for n in group:
+            if n.startswith("linux-image-"):
+                return n
+    raise PackageError(f"{name}: does not depend on a linux-image-<version> package")
+
+
+async def uris(host: Host, packages: Iterable[str]) -> list[Deb]:
+    """Where each package's `.deb` comes from and the file name it is saved as."""
+    names = list(packages)
+    res = await host.run(["apt-get", "download", "--print-uris", *names], timeout=120)
+    debs = []
+    for line in res.text.splitlines():
+        m = re.match(r"^'([^']+)' (\S+) (\d+)", line)
+        if m:
+            url, filename, size = m.groups()
+            pkg = filename.split("_", 1)[0]
+            debs.append(Deb(pkg, filename, url, int(size)))
+    return debs
+
+
+async def download(host: Host, packages: Iterable[str], dest: Path,
+                   progress: ProgressFn | None = None) -> list[Path]:
+    """Fetch the `.deb`s not already in `dest` (a shared cache); return all their paths."""
+    dest.mkdir(parents=True, exist_ok=True)
+    debs = await uris(host, packages)
+    missing = [d for d in debs if not (dest / d.filename).exists()]
+    if missing:
+        total = sum(d.size for d in missing)
+        if progress:
+            progress(f"downloading {len(missing)} packages ({total / 1e6:.1f} MB)", 0, 1)
+        try:
+            await host.run(["apt-get", "download", *[d.package for d in missing]],
+                           cwd=dest, timeout=1800)
+        except CommandError as e:
+            raise PackageError(f"downloading packages failed: {e}") from e
+        if progress:
+            progress(f"downloaded {len(missing)} packages", 1, 1)
+    paths = [dest / d.filename for d in debs]
+    absent = [p.name for p in paths if not p.exists()]
+    if absent:
+        raise PackageError(f"apt-get download did not produce: {', '.join(absent)}")
+    return paths
+
+
+async def extract(host: Host, debs: Iterable[Path], into: Path,
+                  progress: ProgressFn | None = None) -> None:
+    """Unpack each `.deb`'s data into `into` with `dpkg-deb -x` (no maintainer scripts)."""
+    into.mkdir(parents=True, exist_ok=True)
+    items = list(debs)
+    for i, deb in enumerate(items):
+        if progress:
+            progress(f"unpacking {deb.name.split('_', 1)[0]}", i, len(items))
+        await host.run(["dpkg-deb", "-x", str(deb), str(into)], timeout=600)
+    if progress:
+        progress("unpacked", len(items), len(items))

@@ -1,0 +1,212 @@
+"""Booting a node from an image: its overlay, its QEMU command line, its guest agent.
+
+The engine builds on this. A node directory holds the node's own files:
+
+    disk.qcow2    copy-on-write overlay on the image's read-only base (persists across boots)
+    config.sh     per-node configuration, handed to the guest via fw_cfg (node_config.py)
+    agent.sock    qemu-guest-agent (virtio-serial port org.qemu.guest_agent.0)
+    console.sock  the serial console (ttyS0, a root shell), also logged to console.log
+    qmp.sock      QMP monitor
+
+Lifecycle of a `GuestMachine`: created (nothing runs) -> start() (QEMU running, agent answering)
+-> poweroff() or stop() (QEMU gone; the overlay keeps what the guest wrote).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import NemuError
+from engine.hosts import Host, ProcessHandle, ProcessState
+from engine.images.accel import QEMU, AccelChoice
+from engine.images.builder import Image
+from engine.images.disk import create_overlay
+from engine.images.guest_agent import GuestAgent
+from engine.images.node_config import FW_CFG_NAME, NodeConfig
+
+NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
+_SOCKET_MAX = 100  # sun_path is 108 bytes
+
+
+class BootError(NemuError):
+    """A node that could not be booted or did not come up; names the node."""
+
+
+@dataclass
+class NicSpec:
+    """One NIC: guest MAC, model (virtio | e1000 | rtl8139) and the QEMU -netdev backend.
+
+    `netdev` is the backend without its id, e.g. "stream,server=off,addr.type=unix,addr.path=P",
+    "socket,connect=127.0.0.1:5000" or "user,restrict=on".
+    """
+
+    mac: str
+    netdev: str
+    model: str = "virtio"
+
+
+@dataclass
+class MachineSpec:
+    """Everything needed to write one node's QEMU command line."""
+
+    name: str
+    disk: Path
+    agent_socket: Path
+    accel: AccelChoice
+    kernel: Path | None = None
+    initrd: Path | None = None
+    cmdline: str = ""
+    config: Path | None = None
+    memory_mb: int = 128
+    nics: list[NicSpec] = field(default_factory=list)
+    console_socket: Path | None = None
+    console_log: Path | None = None
+    qmp_socket: Path | None = None
+    extra_args: list[str] = field(default_factory=list)
+
+
+def qemu_argv(spec: MachineSpec) -> list[str]:
+    """The full qemu-system-x86_64 argv for a node."""
+    argv = [QEMU, "-name", f"nemu-{spec.name}", "-M", "pc", *spec.accel.qemu_args(),
+            "-m", str(spec.memory_mb), "-nodefaults", "-no-user-config", "-display", "none",
+            "-drive", f"if=none,id=root,file={spec.disk},format=qcow2,discard=unmap",
+            "-device", "virtio-blk-pci,drive=root"]
+    if spec.kernel is not None:
+        argv += ["-kernel", str(spec.kernel)]
+        if spec.initrd is not None:
+            argv += ["-initrd", str(spec.initrd)]
+        argv += ["-append", spec.cmdline]
+    if spec.config is not None:
+        argv += ["-fw_cfg", f"name={FW_CFG_NAME},file={spec.config}"]
+    argv += ["-chardev", f"socket,id=qga0,path={spec.agent_socket},server=on,wait=off",
+             "-device", "virtio-serial-pci",
+             "-device", "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0"]
+    if spec.console_socket is not None:
+        log = f",logfile={spec.console_log}" if spec.console_log else ""
+        argv += ["-chardev", f"socket,id=con0,path={spec.console_socket},server=on,wait=off{log}",
+                 "-serial", "chardev:con0"]
+    elif spec.console_log is not None:
+        argv += ["-serial", f"file:{spec.console_log}"]
+    if spec.qmp_socket is not None:
+        argv += ["-qmp", f"unix:{spec.qmp_socket},server=on,wait=off"]
+    for i, nic in enumerate(spec.nics):
+        if nic.model not in NIC_MODELS:
+            raise BootError(f"node {spec.name}: NIC model {nic.model!r} is not one of "
+                            f"{', '.join(NIC_MODELS)}")
+        argv += ["-netdev", f"{nic.netdev},id=net{i}",
+                 "-device", f"{NIC_MODELS[nic.model]},netdev=net{i},mac={nic.mac}"]
+    return argv + spec.extra_args
+
+
+def socket_dir(node_dir: Path) -> Path:
+    """Where a node's sockets go: its directory, or a short /tmp path if that is too long."""
+    if len(str(node_dir / "console.sock")) <= _SOCKET_MAX:
+        return node_dir
+    digest = hashlib.sha256(str(node_dir.resolve()).encode()).hexdigest()[:12]
+    short = Path(tempfile.gettempdir()) / f"nemu-{digest}"
+    short.mkdir(mode=0o700, exist_ok=True)
+    return short
+
+
+async def disk_format(host: Host, path: Path) -> str:
+    res = await host.run(["qemu-img", "info", "--output=json", str(path)], timeout=30)
+    return str(json.loads(res.text).get("format", "raw"))
+
+
+async def prepare_node(host: Host, name: str, node_dir: Path, base: Image | Path,
+                       accel: AccelChoice, config: NodeConfig | None = None,
+                       nics: list[NicSpec] | None = None,
+                       memory_mb: int | None = None) -> MachineSpec:
+    """Create the node's overlay (first time only) and config file; return its MachineSpec.
+
+    `base` is a built nemu image or a user-supplied qcow2/raw disk that boots by itself (its
+    own boot loader and kernel; it gets the same agent port and fw_cfg config, which it may use).
+    """
+    node_dir.mkdir(parents=True, exist_ok=True)
+    overlay = node_dir / "disk.qcow2"
+    base_disk = base.disk if isinstance(base, Image) else base
+    if not base_disk.exists():
+        raise BootError(f"node {name}: base disk {base_disk} does not exist")
+    if not overlay.exists():
+        if isinstance(base, Image):
+            await create_overlay(host, base_disk, overlay)
+        else:
+            fmt = await disk_format(host, base_disk)
+            await host.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b",
+                            str(base_disk.resolve()), str(overlay)], timeout=60)
+    cfg_path = config.write(node_dir / "config.sh") if config is not None else None
+    sockets = socket_dir(node_dir)
+    spec = MachineSpec(
+        name=name, disk=overlay, agent_socket=sockets / "agent.sock", accel=accel,
+        config=cfg_path, nics=list(nics or []), console_socket=sockets / "console.sock",
+        console_log=node_dir / "console.log", qmp_socket=sockets / "qmp.sock",
+        memory_mb=memory_mb or (base.memory_mb if isinstance(base, Image) else 256))
+    if isinstance(base, Image):
+        spec.kernel, spec.initrd, spec.cmdline = base.kernel, base.initrd, base.cmdline
+    return spec
+
+
+class GuestMachine:
+    """One running node: its QEMU process (owned by PID) and its guest agent connection."""
+
+    def __init__(self, host: Host, spec: MachineSpec) -> None:
+        self.host = host
+        self.spec = spec
+        self.agent = GuestAgent(spec.agent_socket, spec.name)
+        self.handle: ProcessHandle | None = None
+        self.boot_seconds: float | None = None
+
+    async def start(self, agent_timeout: float = 120.0) -> float:
+        """Start QEMU and wait until the guest agent answers; return seconds to agent-ready."""
+        if self.handle is not None and self.host.state(self.handle) is ProcessState.RUNNING:
+            raise BootError(f"node {self.spec.name}: already running (pid {self.handle.pid})")
+        for sock in (self.spec.agent_socket, self.spec.console_socket, self.spec.qmp_socket):
+            if sock is not None and sock.exists():
+                sock.unlink()
+        log = self.spec.disk.parent / "qemu.log"
+        t0 = time.monotonic()
+        self.handle = await self.host.start(qemu_argv(self.spec), label=f"qemu {self.spec.name}",
+                                            log_path=log)
+        waiter = asyncio.ensure_future(self.agent.connect(agent_timeout))
+        try:
+            while not waiter.done():
+                await asyncio.wait({waiter}, timeout=0.2)
+                if not waiter.done() and self.host.state(self.handle) is not ProcessState.RUNNING:
+                    waiter.cancel()
+                    tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
+                    raise BootError(f"node {self.spec.name}: QEMU exited during boot: {tail}")
+            waiter.result()
+        except BaseException:
+            await self.stop()
+            raise
+        self.boot_seconds = time.monotonic() - t0
+        return self.boot_seconds
+
+    @property
+    def running(self) -> bool:
+        return self.handle is not None and self.host.state(self.handle) is ProcessState.RUNNING
+
+    async def poweroff(self, timeout: float = 30.0) -> None:
+        """Clean shutdown through the agent (the guest flushes its disk); kill if it hangs."""
+        if not self.running:
+            return
+        try:
+            await self.agent.shutdown("powerdown")
+            deadline = time.monotonic() + timeout
+            while self.running and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+        except NemuError:
+            pass
+        await self.stop()
+
+    async def stop(self) -> None:
+        """Kill QEMU (by its PID and start time) and close the agent connection."""
+        await self.agent.close()
+        if self.handle is not None:
+            await self.host.stop(self.handle, grace=3.0)
