@@ -186,10 +186,10 @@ class SetLinkParamsCommand(ModelCommand):
         self.topo.set_link_params(self.link, self.which, **self.changes)
 
     def revert(self) -> None:
-        for end in ("a", "b"):
-            old = self.old[end]  # type: ignore[index]
-            self.topo.set_link_params(self.link, end,  # type: ignore[arg-type]
-                                      **{f: getattr(old, f) for f in _FIELDS})
+        ends: tuple[End, End] = ("a", "b")
+        for end in ends:
+            old = self.old[end]
+            self.topo.set_link_params(self.link, end, **{f: getattr(old, f) for f in _FIELDS})
 
     def id(self) -> int:
         return MERGE_LINK_PARAMS if self.merge_key is not None else -1

@@ -97,7 +97,7 @@ class Controller(QObject):
         return self._run(UpdateNodeCommand(self._topology, name, changes))
 
     # ---- links ---------------------------------------------------------------------
-    def connect(self, a: str, b: str) -> str | None:
+    def connect_nodes(self, a: str, b: str) -> str | None:
         cmd = ConnectCommand(self._topology, a, b)
         if not self._run(cmd):
             return None

@@ -30,7 +30,7 @@ def export_png(scene: QGraphicsScene, path: str | Path, scale: float = 2.0) -> P
                            | QPainter.RenderHint.SmoothPixmapTransform)
     scene.render(painter, QRectF(img.rect()), src, Qt.AspectRatioMode.KeepAspectRatio)
     painter.end()
-    if not img.save(str(path), "PNG"):
+    if not img.save(str(path), "PNG"):  # type: ignore[call-overload]  # stub says bytes
         raise OSError(f"could not write {path}")
     return Path(path)
 

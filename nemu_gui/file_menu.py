@@ -33,7 +33,7 @@ class FileMenu:
         self.examples_menu = QMenu("New from E&xample")
 
     def populate(self, menu: QMenu) -> None:
-        a = self.w.actions
+        a = self.w.acts
         menu.addAction(a.new)
         menu.addMenu(self.examples_menu)
         menu.addAction(a.open)
@@ -52,7 +52,7 @@ class FileMenu:
         self.recent_menu.aboutToShow.connect(self._fill_recent)
 
     def wire(self) -> None:
-        a = self.w.actions
+        a = self.w.acts
         a.new.triggered.connect(self.new)
         a.open.triggered.connect(self.open_dialog)
         a.save.triggered.connect(self.save)

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -65,8 +66,8 @@ class MainWindow(QMainWindow):
         self.scene.load(self.controller.topology)
         self.view = CanvasView(self.scene)
         self.notifications = NotificationArea()
-        self.actions = Actions(self)
-        self.palette = Palette()
+        self.acts = Actions(self)
+        self.node_palette = Palette()
         self.properties = PropertiesPanel(self.controller, self.scene)
         self.file_menu = FileMenu(self)
         self._build()
@@ -85,7 +86,7 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.view, 1)
         self.setCentralWidget(central)
 
-        self.palette_dock = self._dock("Palette", self.palette,
+        self.palette_dock = self._dock("Palette", self.node_palette,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
         self.palette_dock.setMinimumWidth(170)
         self.properties_dock = self._dock("Properties", self.properties,
@@ -94,7 +95,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.palette_dock, self.properties_dock], [180, 340],
                          Qt.Orientation.Horizontal)
 
-        a = self.actions
+        a = self.acts
         mb = self.menuBar()
         file_menu = mb.addMenu("&File")
         self.file_menu.populate(file_menu)
@@ -127,8 +128,7 @@ class MainWindow(QMainWindow):
         for act in (a.new, a.open, a.save, a.undo, a.redo, a.delete, a.zoom_in, a.zoom_out,
                     a.zoom_fit, a.snap):
             w = tb.widgetForAction(act)
-            if w is not None:
-                w.setProperty("iconOnly", True)
+            if isinstance(w, QToolButton):
                 w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
         sb = self.statusBar()
@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         return dock
 
     def _wire(self) -> None:
-        a, c, s = self.actions, self.controller, self.scene
+        a, c, s = self.acts, self.controller, self.scene
         c.topologyEvent.connect(s.apply)
         c.topologyEvent.connect(lambda _e: self._update_status())
         c.topologyReset.connect(self._on_reset)
@@ -160,7 +160,7 @@ class MainWindow(QMainWindow):
         s.modeChanged.connect(self._on_mode)
         self.view.nodeDropRequested.connect(self.add_node)
         self.view.zoomChanged.connect(lambda _z: self._update_status())
-        self.palette.activatedKind.connect(
+        self.node_palette.activatedKind.connect(
             lambda kind: self.add_node(kind, self.view.mapToScene(
                 self.view.viewport().rect().center())))
         self.document.changed.connect(self._update_status)
@@ -221,7 +221,7 @@ class MainWindow(QMainWindow):
         return name
 
     def _link_requested(self, a: str, b: str) -> None:
-        name = self.controller.connect(a, b)
+        name = self.controller.connect_nodes(a, b)
         if name is not None:
             self.scene.select(links=[name])
 
@@ -268,7 +268,7 @@ class MainWindow(QMainWindow):
         self._update_status()
 
     def _on_mode(self, mode: SceneMode) -> None:
-        (self.actions.mode_link if mode is SceneMode.LINK else self.actions.mode_select) \
+        (self.acts.mode_link if mode is SceneMode.LINK else self.acts.mode_select) \
             .setChecked(True)
         self.statusBar().showMessage(
             "Link mode: drag from one node to another" if mode is SceneMode.LINK else "", 4000)

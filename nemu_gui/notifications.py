@@ -35,7 +35,7 @@ class Notification(QFrame):
     closed = Signal()
 
     def __init__(self, title: str, detail: str = "", level: Level = Level.INFO,
-                 actions: dict[str, Callable[[], None]] | None = None,
+                 actions: dict[str, Callable[[], object]] | None = None,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.level = level
@@ -58,7 +58,7 @@ class Notification(QFrame):
         row.addLayout(text, 1)
         for label, fn in (actions or {}).items():
             b = QPushButton(label)
-            b.clicked.connect(lambda _c=False, fn=fn: (fn(), self.dismiss()))
+            b.clicked.connect(lambda _c=False, fn=fn: self._run(fn))
             row.addWidget(b, 0, Qt.AlignmentFlag.AlignTop)
         close = QToolButton()
         close.setText("✕")
@@ -66,6 +66,10 @@ class Notification(QFrame):
         close.setToolTip("Dismiss")
         close.clicked.connect(self.dismiss)
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+
+    def _run(self, fn: Callable[[], object]) -> None:
+        fn()
+        self.dismiss()
 
     @property
     def text(self) -> str:
@@ -92,7 +96,7 @@ class NotificationArea(QWidget):
         self.hide()
 
     def notify(self, title: str, detail: str = "", level: Level = Level.INFO,
-               actions: dict[str, Callable[[], None]] | None = None) -> Notification:
+               actions: dict[str, Callable[[], object]] | None = None) -> Notification:
         n = Notification(title, detail, level, actions, self)
         n.closed.connect(lambda n=n: self._forget(n))
         self.items.append(n)
@@ -100,7 +104,7 @@ class NotificationArea(QWidget):
         while len(self.items) > self._limit:
             self.items[0].dismiss()
         if level is Level.INFO and not actions:
-            QTimer.singleShot(self._timeout, n, n.dismiss)
+            QTimer.singleShot(self._timeout, n.dismiss)
         self.show()
         return n
 

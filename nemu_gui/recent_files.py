@@ -16,9 +16,9 @@ class RecentFiles:
 
     def paths(self) -> list[str]:
         value = self.settings.value(KEY, [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        if isinstance(value, str):       # QSettings gives a lone string for a 1-item list
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
 
     def add(self, path: str | Path) -> None:
         p = str(Path(path).resolve())

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine import units
 from engine.errors import LinkParamError
 from engine.model import BerMode, DirectionParams, End, Link
+from nemu_gui.commands import Which
 from nemu_gui.controller import Controller
 from nemu_gui.properties.quantity_field import QuantityField
 from nemu_gui.properties.scales import BANDWIDTH, DELAY, LOSS
@@ -91,7 +92,7 @@ class LinkForm(QWidget):
 
     # ---- showing -------------------------------------------------------------------
     @property
-    def which(self) -> End | str:
+    def which(self) -> Which:
         if self.same.isChecked():
             return "both"
         return "a" if self.direction.currentIndex() == 0 else "b"
@@ -137,13 +138,14 @@ class LinkForm(QWidget):
         link = self.controller.topology.link(self.link_name)
         field_widget = self.fields.get(field)
         try:   # check first: a refused value is shown here and nothing is applied
-            for end in (("a", "b") if self.which == "both" else (self.which,)):
-                link.end(end).params.replace(**{field: value})  # type: ignore[arg-type]
+            ends: tuple[End, ...] = ("a", "b") if self.which == "both" else (self.which,)
+            for end in ends:
+                link.end(end).params.replace(**{field: value})
         except LinkParamError as e:
             if field_widget is not None:
                 field_widget.show_error(e.message)
             return
         if field_widget is not None:
             field_widget.clear_error()
-        self.controller.set_link_params(self.link_name, self.which,  # type: ignore[arg-type]
-                                        merge_key=merge_key, **{field: value})
+        self.controller.set_link_params(self.link_name, self.which, merge_key=merge_key,
+                                        **{field: value})

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QMimeData, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -170,18 +170,18 @@ class CanvasView(QGraphicsView):
         if kind_from_mime(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
-            super().dragEnterEvent(event)
+            event.ignore()          # nothing else on the canvas takes drops
 
     def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if kind_from_mime(event.mimeData()) is not None:
             event.acceptProposedAction()
         else:
-            super().dragMoveEvent(event)
+            event.ignore()
 
     def dropEvent(self, event: QDropEvent) -> None:
         kind = kind_from_mime(event.mimeData())
         if kind is None:
-            super().dropEvent(event)
+            event.ignore()
             return
         pos = self.mapToScene(event.position().toPoint())
         if self.topo_scene.snap:
@@ -191,7 +191,8 @@ class CanvasView(QGraphicsView):
         self.nodeDropRequested.emit(kind, pos)
 
     # ---- background and hint -------------------------------------------------------
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
+        rect = QRectF(rect)
         painter.fillRect(rect, style.CANVAS_BG)
         step = style.GRID * 2
         if step * self.zoom < 12:
@@ -209,7 +210,7 @@ class CanvasView(QGraphicsView):
             y += step
         painter.drawPoints(points)
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         if self.topo_scene.nodes:
             return
         painter.save()

@@ -24,7 +24,7 @@ PARALLEL_GAP = 14.0
 
 
 class LinkItem(QGraphicsItem):
-    Type = QGraphicsItem.UserType + 2
+    Type = 65536 + 2             # QGraphicsItem.UserType + 2
 
     def __init__(self, link: Link, a: NodeItem, b: NodeItem) -> None:
         super().__init__()

@@ -14,7 +14,7 @@ from nemu_gui.scene import style
 
 
 class LinkLabelItem(QGraphicsItem):
-    Type = QGraphicsItem.UserType + 3
+    Type = 65536 + 3             # QGraphicsItem.UserType + 3
 
     def __init__(self, parent: QGraphicsItem | None = None) -> None:
         super().__init__(parent)

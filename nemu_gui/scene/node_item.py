@@ -26,7 +26,7 @@ _LABEL_GAP = 3.0
 
 
 class NodeItem(QGraphicsItem):
-    Type = QGraphicsItem.UserType + 1
+    Type = 65536 + 1             # QGraphicsItem.UserType + 1
 
     def __init__(self, node: Node) -> None:
         super().__init__()
@@ -55,9 +55,15 @@ class NodeItem(QGraphicsItem):
 
     def set_node(self, node: Node) -> None:
         self.node = node
-        if QPointF(*node.pos) != self.pos():
-            self.setPos(QPointF(*node.pos))
+        self.place(QPointF(*node.pos))
         self._relayout()
+
+    def place(self, pos: QPointF) -> None:
+        """Put the item exactly where the model says (snapping is for the user's drags)."""
+        if pos != self.pos():
+            snap, self.snap = self.snap, False
+            self.setPos(pos)
+            self.snap = snap
 
     def set_state(self, state: str | None, detail: str = "") -> None:
         """The engine's view of this node (a badge); None hides the badge."""
