@@ -64,10 +64,10 @@ class LinkParams:
 
     @property
     def neutral(self) -> bool:
-        """True when frames pass untouched and at once (the shaper can be bypassed)."""
+        """True when frames pass at once, untouched except for the MTU check (the shaper can be
+        bypassed; ports apply the MTU on the fast path, since the engine always sets one)."""
         return (not self.bandwidth and not self.delay and not self.jitter and not self.loss
-                and not self.ber and not self.corrupt and not self.duplicate
-                and self.mtu is None and self.up)
+                and not self.ber and not self.corrupt and not self.duplicate and self.up)
 
     def updated(self, changes: Mapping[str, Any], prefix: str = "") -> LinkParams:
         """A copy with `changes` applied; raises ParamError naming the first bad field."""

@@ -88,6 +88,13 @@ class Port:
             self.capture.add(frames)
         sh = self.ingress
         if sh.passthrough:
+            lim = sh.mtu_frame
+            if lim is not None and max(map(len, frames)) > lim:
+                frames = sh.filter_mtu(frames, now)
+                if not frames:
+                    return
+                n = len(frames)
+                nb = sum(map(len, frames))
             c.frames += n
             c.bytes += nb
             self.device.forward(self, frames, now)
@@ -105,6 +112,11 @@ class Port:
         c.last_change = now
         sh = self.egress
         if sh.passthrough:
+            lim = sh.mtu_frame
+            if lim is not None and max(map(len, frames)) > lim:
+                frames = sh.filter_mtu(frames, now)
+                if not frames:
+                    return
             if not self.out:
                 self.sched.output_ready(self)
             self.out.extend(frames)

@@ -52,7 +52,7 @@ def _payload_len(frame: bytes) -> int:
 
 class Shaper:
     __slots__ = ("_backlog", "_bq_bytes", "_delay", "_injected_rng", "_jitter", "_line", "_p",
-                 "_rate", "_rng", "_tx_free", "counters", "passthrough")
+                 "_rate", "_rng", "_tx_free", "counters", "mtu_frame", "passthrough")
 
     def __init__(self, params: LinkParams | None = None, counters: DirCounters | None = None,
                  rng: RandomSource | None = None) -> None:
@@ -68,6 +68,7 @@ class Shaper:
         self._delay = 0.0
         self._jitter = 0.0
         self.passthrough = True
+        self.mtu_frame: int | None = None
         self._apply(params or LinkParams())
 
     # -- parameters ---------------------------------------------------------------------------
@@ -83,6 +84,8 @@ class Shaper:
         self._rate = float(p.bandwidth or 0)
         self._delay = p.delay / 1e9
         self._jitter = p.jitter / 1e9
+        # frames up to this length always fit the MTU (tagged or not): a cheap first test
+        self.mtu_frame = p.mtu + 14 if p.mtu is not None else None
         if self._line.ordered == p.reorder:
             self._line = DelayLine(ordered=not p.reorder)
         self.passthrough = p.neutral and not len(self._line)
@@ -183,6 +186,18 @@ class Shaper:
             self._line.push(due, frame, finish, u)
             c.duplicated += 1
         self.passthrough = False
+
+    def filter_mtu(self, frames: list[bytes], now: float) -> list[bytes]:
+        """The frames whose payload fits the MTU; the others are counted as ``mtu`` drops.
+        For the fast path, called only when some frame is longer than `mtu_frame`."""
+        mtu = self._p.mtu
+        if mtu is None:
+            return frames
+        kept = [f for f in frames if _payload_len(f) <= mtu]
+        if len(kept) != len(frames):
+            self.counters.drop_mtu += len(frames) - len(kept)
+            self.counters.last_change = now
+        return kept
 
     def _flip_bits(self, frame: bytes, ber: float) -> bytes:
         """Flip each bit independently with probability `ber` (geometric skips: one draw per

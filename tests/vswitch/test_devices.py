@@ -220,3 +220,19 @@ def test_switch_runs_of_same_addresses_decided_once(sched: Any) -> None:
     sched.run_until(1.0)
     assert ports["b"][1].batches[-1] == run + unknown + run[:2]
     assert ports["c"][1].batches[-1] == unknown
+
+
+def test_mtu_on_the_fast_path(sched: Any) -> None:
+    dev = Link("l1")
+    ports = build(dev, sched, ["a", "b"])
+    a, b = ports["a"][0], ports["b"][0]
+    a.set_params("in", LinkParams(mtu=100), 0.0)
+    b.set_params("out", LinkParams(mtu=50), 0.0)
+    assert a.ingress.passthrough and b.egress.passthrough
+    ok, tagged_ok = eth(mac(2), mac(1), b"x" * 50), tag(eth(mac(2), mac(1), b"t" * 50), 5)
+    a.receive([eth(mac(2), mac(1), b"x" * 101), ok, eth(mac(2), mac(1), b"y" * 80),
+               tagged_ok], 0.0)
+    sched.run_until(0.0)
+    assert ports["b"][1].frames == [ok, tagged_ok]
+    assert a.cin.drop_mtu == 1 and b.cout.drop_mtu == 1
+    assert a.counters(0.0)["in"]["frames"] == 3

@@ -24,6 +24,7 @@ def drain(s: Shaper, until: float) -> list[bytes]:
 def test_neutral_is_passthrough() -> None:
     s = Shaper()
     assert s.passthrough
+    assert Shaper(LinkParams(mtu=1500)).passthrough      # MTU is checked on the fast path
     s.set_params(LinkParams(delay=1), 0.0)
     assert not s.passthrough
 
