@@ -1,0 +1,336 @@
+"""A session runs one topology: QEMU machines, slirp NATs and one vswitch, kept under control.
+
+This is the seed paper's "manager" as an asyncio library: the CLI, the interactive shell,
+scripts and the GUI all use it. Lifecycle: create()/attach() -> up() -> (set_link, run,
+stats, ...) -> down(). Every process goes through the Host seam and the ProcessRegistry, so
+`down()` (or a later controller, after attach()) stops exactly what was started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from engine import topofile
+from engine.errors import NemuError, TopologyErrors
+from engine.fabric import VSwitchFabric
+from engine.hosts import LocalHost
+from engine.hosts.base import Host, ProcessHandle, ProcessState
+from engine.images.accel import AccelChoice, choose_accel
+from engine.images.builder import Builder, Image, find_image
+from engine.images.guest_agent import ExecResult, GuestAgent
+from engine.images.qemu_boot import GuestMachine, socket_dir
+from engine.model import End, NodeKind, Topology
+from engine.plan.addressing import MachinePlan, plan
+from engine.plan.wiring import Wiring, plan_wiring, vswitch_changes
+from engine.qemu.argv import slirp_argv
+from engine.session.directory import SessionDir, create_session_dir, find_session
+from engine.session.events import (
+    LinkParamsApplied,
+    NodeState,
+    NodeStateChanged,
+    ProcessDied,
+    Progress,
+    SessionEvent,
+    StatsUpdate,
+)
+from engine.session.linkstats import LinkStatsReader
+from engine.session.machines import prepare_machine
+from engine.session.registry import ProcessRegistry
+
+Listener = Callable[[SessionEvent], None]
+
+
+class SessionError(NemuError):
+    """A session operation that cannot be done; names the node or link."""
+
+
+@dataclass
+class NodeControl:
+    """What a script does with one running machine: `await session.node("h1").run("ip a")`."""
+
+    name: str
+    agent: GuestAgent
+
+    async def run(self, command: str | list[str], timeout: float = 60.0,
+                  input: bytes | None = None) -> ExecResult:
+        return await self.agent.exec(command, timeout=timeout, input=input)
+
+    async def read_file(self, path: str) -> bytes:
+        return await self.agent.read_file(path)
+
+    async def write_file(self, path: str, data: bytes) -> None:
+        await self.agent.write_file(path, data)
+
+
+class Session:
+    def __init__(self, topo: Topology, sdir: SessionDir, host: Host | None = None,
+                 accel: AccelChoice | None = None) -> None:
+        self.topo = topo
+        self.dir = sdir
+        self.host = host or LocalHost()
+        self.accel = accel
+        self.registry = ProcessRegistry(sdir, {self.host.name: self.host})
+        self.fabric = VSwitchFabric(self.host, sdir.socket("vswitch.sock"),
+                                    sdir.logs / "vswitch.log")
+        self.agents: dict[str, GuestAgent] = {}     # one per running machine
+        self.states: dict[str, NodeState] = {n.name: NodeState.STOPPED for n in topo.nodes}
+        self.plans: dict[str, MachinePlan] = {}
+        self.wiring = Wiring()
+        self.stats_reader = LinkStatsReader(topo)
+        self._listeners: list[Listener] = []
+        self._monitor: asyncio.Task[None] | None = None
+        self._stopping: set[str] = set()
+
+    # ---- creation ----------------------------------------------------------------------
+    @classmethod
+    def create(cls, topo: Topology, name: str | None = None, base: Path | None = None,
+               host: Host | None = None) -> Session:
+        problems = topo.validate()
+        if problems:
+            raise TopologyErrors(problems)
+        sdir = create_session_dir(name or topo.name, base)
+        topofile.save(topo, sdir.topology_path, backup=False)
+        return cls(topo, sdir, host)
+
+    @classmethod
+    async def attach(cls, name_or_path: str, base: Path | None = None,
+                     host: Host | None = None) -> Session:
+        """Take control of a session started by another (possibly dead) controller."""
+        sdir = find_session(name_or_path, base)
+        s = cls(topofile.load(sdir.topology_path), sdir, host)
+        s.dir.prepare()
+        s.registry.load()
+        state = sdir.read_state()
+        if "accel" in state:
+            s.accel = AccelChoice(state["accel"], state.get("accel_reason", ""))
+        s.plans = plan(s.topo)
+        s.wiring = s._wiring()
+        if s.registry.state("vswitch") is ProcessState.RUNNING:
+            s.fabric.proc = s.registry.get("vswitch")
+            await s.fabric.connect(timeout=5)
+        for node in s.topo.nodes:
+            role = s._role(node.name)
+            running = s.registry.state(role) is ProcessState.RUNNING
+            if node.kind.is_machine and running:
+                s.agents[node.name] = GuestAgent(
+                    socket_dir(sdir.node_dir(node.name)) / "agent.sock", node.name)
+            s.states[node.name] = NodeState.RUNNING if running else (
+                NodeState.CRASHED if role in s.registry.roles() else NodeState.STOPPED)
+        return s
+
+    # ---- events ------------------------------------------------------------------------
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    def emit(self, event: SessionEvent) -> None:
+        for listener in list(self._listeners):
+            listener(event)
+
+    def _set_state(self, node: str, state: NodeState, reason: str = "") -> None:
+        if self.states.get(node) is not state:
+            self.states[node] = state
+            self.emit(NodeStateChanged(node, state, reason))
+
+    # ---- naming ------------------------------------------------------------------------
+    def _role(self, node: str) -> str:
+        kind = self.topo.node(node).kind
+        return f"qemu:{node}" if kind.is_machine else (
+            f"slirp:{node}" if kind is NodeKind.SLIRP else "vswitch")
+
+    def nic_socket(self, node: str, iface: str) -> Path:
+        if self.topo.node(node).kind is NodeKind.SLIRP:
+            return self.dir.socket(f"{node}.nat.sock")
+        return self.dir.socket(f"{node}.{iface}.sock")
+
+    def _wiring(self) -> Wiring:
+        return plan_wiring(self.topo, self.nic_socket,
+                           lambda link: self.dir.socket(f"patch.{link}.sock"))
+
+    # ---- running -----------------------------------------------------------------------
+    async def _images(self, progress: Callable[[str], None]) -> dict[str, Image | Path]:
+        wanted = {n.image for n in self.topo.nodes if n.kind.is_machine and n.image}
+        out: dict[str, Image | Path] = {}
+        for name in sorted(wanted):
+            as_path = Path(name).expanduser()
+            if "/" in name or as_path.suffix in (".qcow2", ".img", ".raw"):
+                out[name] = as_path
+                continue
+            image = find_image(name)
+            if image is None:
+                progress(f"building image {name} (first use; cached afterwards)")
+                image = await Builder(self.host, lambda m, d, t: progress(m)).build(name)
+            out[name] = image
+        return out
+
+    async def up(self) -> None:
+        """Start everything; returns when every machine's agent answers."""
+        machines = [n for n in self.topo.nodes if n.kind.is_machine]
+        slirps = [n for n in self.topo.nodes if n.kind is NodeKind.SLIRP]
+        total = 3 + len(machines) + len(slirps)
+        done = 0
+
+        def step(msg: str) -> None:
+            nonlocal done
+            done += 1
+            self.emit(Progress(min(done, total), total, msg))
+
+        self.dir.prepare()
+        if self.accel is None:
+            self.accel = await choose_accel(self.host)
+        state = self.dir.read_state()
+        state.update(accel=self.accel.accel, accel_reason=self.accel.reason, status="starting")
+        self.dir.write_state(state)
+        step(f"accelerator: {self.accel.accel.upper()} ({self.accel.reason})")
+        images = await self._images(lambda m: self.emit(Progress(done, total, m)))
+        self.plans = plan(self.topo)
+        self.wiring = self._wiring()
+        try:
+            proc = await self.fabric.start()
+            self.registry.add("vswitch", proc)
+            for n in self.topo.nodes:
+                if n.kind.is_fabric:
+                    self._set_state(n.name, NodeState.RUNNING)
+            step("vswitch up")
+            for n in slirps:
+                await self._start_slirp(n.name)
+                step(f"{n.name} (NAT) up")
+            specs = {}
+            for n in machines:
+                specs[n.name] = await prepare_machine(
+                    self.host, n, self.plans[n.name], self.dir.node_dir(n.name),
+                    images[n.image or ""], self.accel,
+                    {i.name: self.nic_socket(n.name, i.name) for i in n.interfaces})
+            await self.fabric.apply(self.wiring)
+            step("links wired")
+
+            async def boot(name: str) -> None:
+                m = GuestMachine(self.host, specs[name])
+                self.agents[name] = m.agent
+                self._set_state(name, NodeState.STARTING)
+                boot_task = asyncio.ensure_future(m.start())
+                while m.handle is None and not boot_task.done():
+                    await asyncio.sleep(0.01)
+                if m.handle is not None:
+                    self.registry.add(self._role(name), m.handle)
+                seconds = await boot_task
+                self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s")
+                step(f"{name} running")
+
+            await asyncio.gather(*(boot(n.name) for n in machines))
+        except BaseException:
+            await self.down()
+            raise
+        state = self.dir.read_state()
+        state["status"] = "up"
+        self.dir.write_state(state)
+        self._monitor = asyncio.ensure_future(self._watch())
+
+    async def _start_slirp(self, name: str) -> None:
+        log = self.dir.logs / f"{name}.log"
+        sock = self.nic_socket(name, "")
+        with contextlib.suppress(FileNotFoundError):
+            sock.unlink()
+        proc = await self.host.start(slirp_argv(name, sock, self.dir.socket(f"{name}.qmp")),
+                                     label=f"slirp {name}", log_path=log)
+        self.registry.add(self._role(name), proc)
+        for _ in range(200):
+            if sock.exists():
+                break
+            if self.host.state(proc) is not ProcessState.RUNNING:
+                raise SessionError(f"{name}: the NAT's QEMU exited: {log.read_text()[-400:]}")
+            await asyncio.sleep(0.02)
+        self._set_state(name, NodeState.RUNNING)
+
+    async def _watch(self, interval: float = 0.5) -> None:
+        """Report processes that die without being asked to."""
+        while True:
+            await asyncio.sleep(interval)
+            for role, proc in self.registry.items():
+                if role in self._stopping:
+                    continue
+                st = self.registry.host_of(proc).state(proc)
+                if st is ProcessState.RUNNING:
+                    continue
+                self._stopping.add(role)
+                detail = f"{st.value}"
+                self.emit(ProcessDied(role, proc.pid, detail))
+                nodes = ([n.name for n in self.topo.nodes if n.kind.is_fabric]
+                         if role == "vswitch" else [role.split(":", 1)[1]])
+                for node in nodes:
+                    self._set_state(node, NodeState.CRASHED, f"{role} (pid {proc.pid}) {detail}")
+
+    async def down(self) -> None:
+        """Stop every process of the session (by PID), machines first."""
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
+        self._stopping.update(self.registry.roles())
+        for name, agent in self.agents.items():
+            self._set_state(name, NodeState.STOPPING)
+            with contextlib.suppress(Exception):
+                await agent.close()
+        if self.fabric.client is not None:
+            with contextlib.suppress(Exception):
+                await self.fabric.client.close()
+            self.fabric.client = None
+        await self.registry.stop_all()
+        self.agents.clear()
+        for name in self.states:
+            self._set_state(name, NodeState.STOPPED)
+        state = self.dir.read_state()
+        state["status"] = "down"
+        self.dir.write_state(state)
+        self._stopping.clear()
+
+    # ---- using it ----------------------------------------------------------------------
+    def node(self, name: str) -> NodeControl:
+        self.topo.node(name)
+        agent = self.agents.get(name)
+        if agent is None:
+            raise SessionError(f"{name} is not a running machine")
+        return NodeControl(name, agent)
+
+    def process(self, node: str) -> ProcessHandle | None:
+        return self.registry.get(self._role(node))
+
+    async def set_link(self, name: str, which: End | Literal["both"] = "both",
+                       **changes: Any) -> None:
+        """Change link parameters in the model and, while running, in the vswitch."""
+        before = self.topo.link(name)
+        after = self.topo.set_link_params(name, which, **changes)
+        applied: dict[str, dict[str, Any]] = {}
+        if self.fabric.client is not None:
+            for e in ("a", "b"):
+                diff = after.end(e).params.changes_from(before.end(e).params)  # type: ignore[arg-type]
+                if diff:
+                    tap = self.wiring.taps[(name, e)]
+                    applied[e] = await self.fabric.set_direction(tap, vswitch_changes(diff))
+        topofile.save(self.topo, self.dir.topology_path, backup=False)
+        self.emit(LinkParamsApplied(name, applied))
+
+    async def sample_stats(self) -> StatsUpdate:
+        counters = await self.fabric.counters()
+        return StatsUpdate(tuple(self.stats_reader.update(counters, self.wiring)))
+
+    async def stats(self, hz: float = 2.0) -> AsyncIterator[StatsUpdate]:
+        """Link rates at `hz`, also delivered to subscribers."""
+        period = 1.0 / hz
+        while True:
+            t0 = time.monotonic()
+            update = await self.sample_stats()
+            self.emit(update)
+            yield update
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
+
+    async def capture(self, link: str, end: End, file: Path, start: bool = True) -> None:
+        self.topo.link(link)
+        await self.fabric.capture(self.wiring.taps[(link, end)], file, start)
