@@ -16,6 +16,8 @@ from engine.errors import NemuError
 COMMAND_MODULES = (
     "engine.cli.topology_cmds",
     "engine.cli.demo_cmds",
+    "engine.cli.session_cmds",
+    "engine.cli.images_cmds",
 )
 
 

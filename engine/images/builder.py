@@ -79,21 +79,21 @@ class Image:
                    built_at=float(data["built_at"]))
 
 
-def image_dir(recipe: Recipe) -> Path:
-    return images_dir() / f"{recipe.name}-{recipe.hash()}"
+def image_dir(recipe: Recipe, store: Path | None = None) -> Path:
+    return (store or images_dir()) / f"{recipe.name}-{recipe.hash()}"
 
 
-def find_image(name: str) -> Image | None:
+def find_image(name: str, store: Path | None = None) -> Image | None:
     """The built image of the current recipe `name`, or None when it is not built."""
-    directory = image_dir(load_recipe(name))
+    directory = image_dir(load_recipe(name), store)
     if (directory / "manifest.json").exists():
         return Image.load(directory)
     return None
 
 
-def built_images() -> list[Image]:
+def built_images(store: Path | None = None) -> list[Image]:
     """Every image in the cache (current or from older recipes), newest first."""
-    root = images_dir()
+    root = store or images_dir()
     if not root.exists():
         return []
     found = [Image.load(d) for d in root.iterdir() if (d / "manifest.json").exists()]
@@ -101,9 +101,9 @@ def built_images() -> list[Image]:
 
 
 @contextlib.contextmanager
-def _lock(name: str) -> Iterator[None]:
-    images_dir().mkdir(parents=True, exist_ok=True)
-    with open(images_dir() / f".{name}.lock", "w") as f:
+def _lock(store: Path, name: str) -> Iterator[None]:
+    store.mkdir(parents=True, exist_ok=True)
+    with open(store / f".{name}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield
@@ -112,12 +112,18 @@ def _lock(name: str) -> Iterator[None]:
 
 
 class Builder:
-    """Builds images on `host` (the machine whose apt, dpkg-deb, mke2fs and qemu-img are used)."""
+    """Builds images on `host` (the machine whose apt, dpkg-deb, mke2fs and qemu-img are used).
+
+    Images go to `store` (default: the user cache's images directory); downloaded packages and
+    unpacked kernels are always shared in the user cache.
+    """
 
     STEPS = 9
 
-    def __init__(self, host: Host, progress: ProgressFn | None = None) -> None:
+    def __init__(self, host: Host, progress: ProgressFn | None = None,
+                 store: Path | None = None) -> None:
         self.host = host
+        self.store = store or images_dir()
         self.progress = progress or (lambda msg, done, total: None)
         self._step = 0
         self._name = ""
@@ -132,12 +138,12 @@ class Builder:
     async def build(self, name: str, force: bool = False) -> Image:
         """Build (or find) the image of recipe `name`."""
         recipe = load_recipe(name)
-        target = image_dir(recipe)
-        with _lock(name):
+        target = image_dir(recipe, self.store)
+        with _lock(self.store, name):
             if not force and (target / "manifest.json").exists():
                 return Image.load(target)
             self._step, self._name = 0, name
-            work = images_dir() / f".build-{name}-{os.getpid()}"
+            work = self.store / f".build-{name}-{os.getpid()}"
             if work.exists():
                 shutil.rmtree(work)
             work.mkdir(parents=True)

@@ -46,6 +46,7 @@ def parse_depends(text: str) -> dict[str, list[list[str]]]:
     group: list[str] = []
     open_group = False
     last_alt: str | None = None
+    insert_at = 0
     for line in text.splitlines():
         if not line.strip():
             continue
@@ -64,19 +65,16 @@ def parse_depends(text: str) -> dict[str, list[list[str]]]:
             name = name.strip()
             last_alt = name
             group.append(name)
+            insert_at = len(group)
             open_group = bar == "|"
             continue
         if line.startswith("    ") and last_alt is not None and group:
-            provider = line.strip()
-            # providers of a virtual name: insert them right after it
-            idx = group.index(last_alt) if last_alt in group else len(group) - 1
-            group.insert(idx + 1, provider)
+            # providers of a virtual name: insert them right after it, in order
+            group.insert(insert_at, line.strip())
+            insert_at += 1
             continue
         # another relation kind (e.g. Recommends if not filtered): ends the group
         open_group, last_alt = False, None
-    for groups in result.values():
-        for g in groups:
-            g[:] = [n.strip("<>") if not n.startswith("<") else n for n in g]
     return result
 
 
