@@ -238,7 +238,7 @@ class Topology:
             try:
                 params = link.end(e).params.replace(**changes)
             except LinkParamError as err:
-                raise LinkParamError(f"link {name}: {err.message}", f"{e}.{err.where}") from None
+                raise LinkParamError(err.message, f"link {name}: {e}.{err.where}") from None
             new = new.with_params(e, params)
             d = params.changes_from(link.end(e).params)
             if d:

@@ -57,15 +57,20 @@ class NodeControl:
     name: str
     agent: GuestAgent
 
+    async def _ready(self) -> GuestAgent:
+        if not self.agent.connected:   # re-attached: connect on first use
+            await self.agent.connect(timeout=15)
+        return self.agent
+
     async def run(self, command: str | list[str], timeout: float = 60.0,
                   input: bytes | None = None) -> ExecResult:
-        return await self.agent.exec(command, timeout=timeout, input=input)
+        return await (await self._ready()).exec(command, timeout=timeout, input=input)
 
     async def read_file(self, path: str) -> bytes:
-        return await self.agent.read_file(path)
+        return await (await self._ready()).read_file(path)
 
     async def write_file(self, path: str, data: bytes) -> None:
-        await self.agent.write_file(path, data)
+        await (await self._ready()).write_file(path, data)
 
 
 class Session:

@@ -187,9 +187,9 @@ def test_set_link_params_per_direction_and_errors():
     new = t.link(link.name)
     assert new.a.params.delay == 0 and new.b.params.delay == 20_000_000
     assert new.b.params.bandwidth == 10_000_000 and new.b.params.loss == 1.0
-    with pytest.raises(LinkParamError, match=r"link h1-h2: '-5ms' must be >= 0") as e:
+    with pytest.raises(LinkParamError) as e:
         t.set_link_params(link.name, "a", delay="-5ms")
-    assert e.value.where == "a.delay"
+    assert str(e.value) == "link h1-h2: a.delay: '-5ms' must be >= 0"
     with pytest.raises(LinkParamError, match="unknown link parameter 'speed'"):
         t.set_link_params(link.name, speed="1Mbit")
     assert t.link(link.name) == new

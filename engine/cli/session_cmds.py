@@ -1,0 +1,260 @@
+"""`nemu up/down/status/exec/set-link/stats/capture/console`: running networks from a terminal.
+
+`nemu up` boots a topology and returns, leaving the network running; the other commands find
+the session (the only one running, or `-s NAME`) and re-attach to it by its recorded PIDs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from engine import topofile, units
+from engine.errors import NemuError
+from engine.hosts.base import ProcessState
+from engine.session.directory import SessionDir, find_session, list_sessions
+from engine.session.events import NodeStateChanged, Progress, SessionEvent
+from engine.session.session import Session
+
+
+def register(sub: Any) -> None:
+    def session_arg(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-s", "--session", help="session name or directory (default: the only "
+                       "running one)")
+
+    p = sub.add_parser("up", help="start a topology as a running network")
+    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("--name", help="session name (default: the topology's name)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser("down", help="stop a running network (every process, by PID)")
+    session_arg(p)
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser("status", help="sessions, or the nodes of one session")
+    session_arg(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("exec", help="run a command in a node (through its guest agent)")
+    session_arg(p)
+    p.add_argument("node")
+    p.add_argument("command", nargs=argparse.REMAINDER)
+    p.add_argument("--timeout", type=float, default=60.0)
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser("set-link", help="change link parameters live: bandwidth=2Mbit delay=20ms")
+    session_arg(p)
+    p.add_argument("link")
+    p.add_argument("params", nargs="+", metavar="KEY=VALUE")
+    p.add_argument("--end", choices=("a", "b", "both"), default="both",
+                   help="which direction: frames sent by end a, by end b, or both (default)")
+    p.set_defaults(func=cmd_set_link)
+
+    p = sub.add_parser("stats", help="live link rates")
+    session_arg(p)
+    p.add_argument("--hz", type=float, default=1.0)
+    p.add_argument("--count", type=int, default=0, help="stop after N updates (0: never)")
+    p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser("capture", help="capture a link's frames to a pcap file (Ctrl-C stops)")
+    session_arg(p)
+    p.add_argument("link")
+    p.add_argument("--end", choices=("a", "b"), default="a",
+                   help="capture the frames sent by this end (default a)")
+    p.add_argument("-w", "--write", type=Path, required=True,
+                   help="pcap file, or a FIFO that `wireshark -k -i FIFO` reads")
+    p.add_argument("--seconds", type=float, default=0, help="stop after this long")
+    p.set_defaults(func=cmd_capture)
+
+    p = sub.add_parser("console", help="attach this terminal to a node's serial console "
+                       "(Ctrl-] leaves)")
+    session_arg(p)
+    p.add_argument("node")
+    p.set_defaults(func=cmd_console)
+
+
+def pick_session(name: str | None) -> SessionDir:
+    if name:
+        return find_session(name)
+    running = [s for s in list_sessions() if s.read_state().get("status") in ("up", "starting")]
+    if len(running) == 1:
+        return running[0]
+    if not running:
+        raise NemuError("no session is running (start one with `nemu up FILE`)")
+    raise NemuError("several sessions are running; choose one with -s: "
+                    + ", ".join(s.name for s in running))
+
+
+def print_event(event: SessionEvent) -> None:
+    if isinstance(event, Progress):
+        bar = "#" * round(20 * event.done / max(event.total, 1))
+        print(f"[{bar:20s}] {event.done}/{event.total} {event.message}", file=sys.stderr)
+    elif isinstance(event, NodeStateChanged) and event.reason:
+        print(f"  {event.node}: {event.state.value} ({event.reason})", file=sys.stderr)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    topo = topofile.load(args.file)
+    session = Session.create(topo, args.name)
+
+    async def go() -> None:
+        session.subscribe(print_event)
+        await session.up()
+
+    try:
+        asyncio.run(go())
+    except KeyboardInterrupt:
+        asyncio.run(session.down())
+        raise
+    print(f"session {session.dir.name} is up ({session.dir.root})")
+    print(f"accelerator: {session.accel.accel.upper() if session.accel else '?'}")
+    for name, p in session.plans.items():
+        addrs = ", ".join(f"{i} {a}" for i, a in p.addresses.items())
+        print(f"  {name:12s} {addrs}")
+    print(f"next: nemu exec {next(iter(session.plans), 'NODE')} ip addr | nemu stats | "
+          "nemu console NODE | nemu down")
+    return 0
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    sdir = pick_session(args.session)
+
+    async def go() -> None:
+        s = await Session.attach(str(sdir.root))
+        await s.down()
+
+    asyncio.run(go())
+    print(f"session {sdir.name} is down")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    if not args.session:
+        sessions = list_sessions()
+        if not sessions:
+            print("no sessions")
+        for s in sessions:
+            st = s.read_state()
+            print(f"{s.name:24s} {st.get('status', 'created'):9s} {st.get('accel', ''):4s} "
+                  f"{s.root}")
+        return 0
+    sdir = find_session(args.session)
+
+    async def go() -> Session:
+        return await Session.attach(str(sdir.root))
+
+    s = asyncio.run(go())
+    print(f"session {sdir.name}: {sdir.read_state().get('status', 'created')}, "
+          f"{(s.accel.accel.upper() if s.accel else '')}")
+    for node in s.topo.nodes:
+        proc = s.process(node.name) if node.kind.is_machine or node.kind.value == "slirp" \
+            else s.registry.get("vswitch")
+        extra = ""
+        if proc is not None and s.host.state(proc) is ProcessState.RUNNING:
+            try:
+                p = psutil.Process(proc.pid)
+                extra = f"pid {proc.pid}, {p.memory_info().rss / 2**20:.0f} MiB"
+            except psutil.Error:
+                pass
+        elif proc is not None:
+            extra = f"pid {proc.pid} is gone"
+        print(f"  {node.name:12s} {node.kind.value:7s} {s.states[node.name].value:8s} {extra}")
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    if not args.command:
+        raise NemuError("give a command to run, e.g. `nemu exec h1 ip addr`")
+    sdir = pick_session(args.session)
+    command = args.command[0] if len(args.command) == 1 else " ".join(args.command)
+
+    async def go() -> int:
+        s = await Session.attach(str(sdir.root))
+        r = await s.node(args.node).run(command, timeout=args.timeout)
+        sys.stdout.buffer.write(r.stdout)
+        sys.stderr.buffer.write(r.stderr)
+        return r.exitcode
+
+    return asyncio.run(go())
+
+
+def parse_assignments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NemuError(f"expected KEY=VALUE, got {item!r}")
+        out[{"bw": "bandwidth"}.get(key, key)] = value
+    return out
+
+
+def cmd_set_link(args: argparse.Namespace) -> int:
+    sdir = pick_session(args.session)
+    changes = parse_assignments(args.params)
+
+    async def go() -> None:
+        s = await Session.attach(str(sdir.root))
+        await s.set_link(args.link, args.end, **changes)
+
+    asyncio.run(go())
+    print(f"{args.link}: " + ", ".join(f"{k}={v}" for k, v in changes.items()))
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    sdir = pick_session(args.session)
+
+    async def go() -> None:
+        s = await Session.attach(str(sdir.root))
+        n = 0
+        async for update in s.stats(args.hz):
+            n += 1
+            if n == 1:
+                continue   # the first sample only sets the baseline
+            width = shutil.get_terminal_size((100, 20)).columns
+            lines = [f"{'link':16s} {'a->b':>12s} {'b->a':>12s} {'drops/s':>9s} {'queue':>6s}"]
+            for ls in update.links:
+                drops = sum(ls.a_to_b.drops_per_s.values()) + sum(ls.b_to_a.drops_per_s.values())
+                lines.append(f"{ls.link[:16]:16s} {units.format_rate(ls.a_to_b.bps):>12s} "
+                             f"{units.format_rate(ls.b_to_a.bps):>12s} {drops:9.1f} "
+                             f"{ls.a_to_b.queue_frames + ls.b_to_a.queue_frames:6d}")
+            if sys.stdout.isatty():
+                print("\x1b[H\x1b[J", end="")
+            print("\n".join(line[:width] for line in lines), flush=True)
+            if args.count and n > args.count:
+                return
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go())
+    return 0
+
+
+def cmd_capture(args: argparse.Namespace) -> int:
+    sdir = pick_session(args.session)
+
+    async def go() -> None:
+        s = await Session.attach(str(sdir.root))
+        await s.capture(args.link, args.end, args.write.resolve())
+        print(f"capturing {args.link} ({args.end} -> other end) to {args.write}; Ctrl-C stops",
+              file=sys.stderr)
+        try:
+            await asyncio.sleep(args.seconds or 10**9)
+        finally:
+            await s.capture(args.link, args.end, args.write, start=False)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(go())
+    return 0
+
+
+def cmd_console(args: argparse.Namespace) -> int:
+    from engine.console import attach_terminal
+    sdir = pick_session(args.session)
+    return attach_terminal(sdir, args.node)
