@@ -135,5 +135,5 @@ def add_link(w: Wiring, topo: Topology, link: Link, socket_of: SocketOf,
         iface = topo.node(end.node).interface(end.iface)
         if iface is not None and iface.vlan is not None and kinds[e] is NodeKind.SWITCH:
             port.vlan = {"mode": "access", "vid": iface.vlan}
-        w.devices[end.node].ports.append(port)
+        w.devices.setdefault(end.node, DevicePlan(end.node, kinds[e].value)).ports.append(port)
         w.taps[(link.name, e)] = Tap(end.node, end.iface, "out")

@@ -25,10 +25,11 @@ from engine.images.accel import AccelChoice, choose_accel
 from engine.images.builder import Builder, Image, find_image
 from engine.images.guest_agent import ExecResult, GuestAgent
 from engine.images.qemu_boot import GuestMachine, socket_dir
-from engine.model import End, NodeKind, Topology
+from engine.model import DirectionParams, End, Link, NicModel, Node, NodeKind, Topology
 from engine.plan.addressing import MachinePlan, plan
-from engine.plan.wiring import Wiring, plan_wiring, vswitch_changes
-from engine.qemu.argv import slirp_argv
+from engine.plan.wiring import DevicePlan, Wiring, add_link, plan_wiring, vswitch_changes
+from engine.qemu.argv import NIC_DEVICE, slirp_argv
+from engine.qemu.qmp import Qmp
 from engine.session.directory import SessionDir, create_session_dir, find_session
 from engine.session.events import (
     LinkParamsApplied,
@@ -89,6 +90,8 @@ class Session:
         self.wiring = Wiring()
         self.stats_reader = LinkStatsReader(topo)
         self._listeners: list[Listener] = []
+        self._images_by_name: dict[str, Image | Path] = {}
+        self._nics: set[tuple[str, str]] = set()    # NICs the running QEMUs have
         self._monitor: asyncio.Task[None] | None = None
         self._stopping: set[str] = set()
 
@@ -123,6 +126,7 @@ class Session:
             role = s._role(node.name)
             running = s.registry.state(role) is ProcessState.RUNNING
             if node.kind.is_machine and running:
+                s._nics.update((node.name, i.name) for i in node.interfaces)
                 s.agents[node.name] = GuestAgent(
                     socket_dir(sdir.node_dir(node.name)) / "agent.sock", node.name)
             s.states[node.name] = NodeState.RUNNING if running else (
@@ -154,9 +158,11 @@ class Session:
             return self.dir.socket(f"{node}.nat.sock")
         return self.dir.socket(f"{node}.{iface}.sock")
 
+    def _patch_socket(self, link: str) -> Path:
+        return self.dir.socket(f"patch.{link}.sock")
+
     def _wiring(self) -> Wiring:
-        return plan_wiring(self.topo, self.nic_socket,
-                           lambda link: self.dir.socket(f"patch.{link}.sock"))
+        return plan_wiring(self.topo, self.nic_socket, self._patch_socket)
 
     # ---- running -----------------------------------------------------------------------
     async def _images(self, progress: Callable[[str], None]) -> dict[str, Image | Path]:
@@ -196,6 +202,7 @@ class Session:
         images = await self._images(lambda m: self.emit(Progress(done, total, m)))
         self.plans = plan(self.topo)
         self.wiring = self._wiring()
+        self._images_by_name = images
         try:
             proc = await self.fabric.start()
             self.registry.add("vswitch", proc)
@@ -206,26 +213,11 @@ class Session:
             for n in slirps:
                 await self._start_slirp(n.name)
                 step(f"{n.name} (NAT) up")
-            specs = {}
-            for n in machines:
-                specs[n.name] = await prepare_machine(
-                    self.host, n, self.plans[n.name], self.dir.node_dir(n.name),
-                    images[n.image or ""], self.accel,
-                    {i.name: self.nic_socket(n.name, i.name) for i in n.interfaces})
             await self.fabric.apply(self.wiring)
             step("links wired")
 
             async def boot(name: str) -> None:
-                m = GuestMachine(self.host, specs[name])
-                self.agents[name] = m.agent
-                self._set_state(name, NodeState.STARTING)
-                boot_task = asyncio.ensure_future(m.start())
-                while m.handle is None and not boot_task.done():
-                    await asyncio.sleep(0.01)
-                if m.handle is not None:
-                    self.registry.add(self._role(name), m.handle)
-                seconds = await boot_task
-                self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s")
+                await self._start_machine(name)
                 step(f"{name} running")
 
             await asyncio.gather(*(boot(n.name) for n in machines))
@@ -236,6 +228,32 @@ class Session:
         state["status"] = "up"
         self.dir.write_state(state)
         self._monitor = asyncio.ensure_future(self._watch())
+
+    async def _start_machine(self, name: str) -> None:
+        node = self.topo.node(name)
+        image = self._images_by_name.get(node.image or "")
+        if image is None:
+            image = (await self._images(lambda m: self.emit(Progress(0, 1, m))))[node.image or ""]
+            self._images_by_name[node.image or ""] = image
+        assert self.accel is not None
+        spec = await prepare_machine(
+            self.host, node, self.plans[name], self.dir.node_dir(name), image, self.accel,
+            {i.name: self.nic_socket(name, i.name) for i in node.interfaces})
+        m = GuestMachine(self.host, spec)
+        self.agents[name] = m.agent
+        self._nics.update((name, i.name) for i in node.interfaces)
+        self._set_state(name, NodeState.STARTING)
+        boot_task = asyncio.ensure_future(m.start())
+        while m.handle is None and not boot_task.done():
+            await asyncio.sleep(0.01)
+        if m.handle is not None:
+            self.registry.add(self._role(name), m.handle)
+        try:
+            seconds = await boot_task
+        except BaseException as e:
+            self._set_state(name, NodeState.CRASHED, str(e))
+            raise
+        self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s")
 
     async def _start_slirp(self, name: str) -> None:
         log = self.dir.logs / f"{name}.log"
@@ -335,6 +353,147 @@ class Session:
             self.emit(update)
             yield update
             await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
+
+    # ---- changing a running network (the seed paper's "dynamicity") -------------------------
+    @property
+    def running(self) -> bool:
+        return self.fabric.client is not None
+
+    def _save_topology(self) -> None:
+        topofile.save(self.topo, self.dir.topology_path, backup=False)
+
+    async def add_node(self, node: Node) -> None:
+        """Add a node; while running, start it (a machine boots with the NICs it has)."""
+        self.topo.add_node(node)
+        self.states[node.name] = NodeState.STOPPED
+        self._save_topology()
+        if not self.running:
+            return
+        self.plans = plan(self.topo)
+        if node.kind.is_machine:
+            await self._start_machine(node.name)
+        elif node.kind is NodeKind.SLIRP:
+            await self._start_slirp(node.name)
+        else:
+            dev = DevicePlan(node.name, node.kind.value)
+            self.wiring.devices[node.name] = dev
+            await self.fabric.add_device(dev)
+            self._set_state(node.name, NodeState.RUNNING)
+
+    async def connect(self, a: str, b: str, a_iface: str | None = None,
+                      b_iface: str | None = None, params: DirectionParams | None = None) -> Link:
+        """Draw a link; while running, plug it in (hot-plugging a NIC if the machine needs one)."""
+        link = self.topo.connect(a, b, a_iface, b_iface, params)
+        self._save_topology()
+        if self.running:
+            try:
+                await self._wire_link(link)
+            except BaseException:
+                self.topo.remove_link(link.name)
+                self._save_topology()
+                raise
+        return link
+
+    async def _wire_link(self, link: Link) -> None:
+        new_plan = plan(self.topo)
+        for end in (link.a, link.b):
+            node = self.topo.node(end.node)
+            if not node.kind.is_machine or self.states.get(node.name) is not NodeState.RUNNING:
+                continue
+            self.plans[node.name].macs.setdefault(end.iface, new_plan[node.name].macs[end.iface])
+            if (node.name, end.iface) not in self._nics:
+                await self._hotplug_nic(node.name, end.iface)
+            await self._configure_live(node.name, end.iface, new_plan[node.name])
+        sub = Wiring()
+        add_link(sub, self.topo, link, self.nic_socket, self._patch_socket)
+        for dev in sub.devices.values():
+            existing = self.wiring.devices.get(dev.name)
+            if existing is None:
+                self.wiring.devices[dev.name] = dev
+                await self.fabric.add_device(dev)
+            else:
+                for port in dev.ports:
+                    existing.ports.append(port)
+                    await self.fabric.add_port(dev.name, port)
+        self.wiring.taps.update(sub.taps)
+
+    async def _hotplug_nic(self, node: str, iface: str) -> None:
+        qmp = Qmp(node, socket_dir(self.dir.node_dir(node)) / "qmp.sock")
+        await qmp.connect(timeout=5)
+        try:
+            model = self.topo.node(node).nic or NicModel.VIRTIO
+            sock = self.nic_socket(node, iface)
+            await qmp.hotplug_nic(f"hp-{iface}", sock, NIC_DEVICE[model],
+                                  self.plans[node].macs[iface], f"hp-{iface}")
+        finally:
+            await qmp.close()
+        self._nics.add((node, iface))
+
+    async def _configure_live(self, node: str, iface: str, new: MachinePlan) -> None:
+        """Name, raise and address an interface in a running guest, as its boot would have."""
+        mac = self.plans[node].macs[iface]
+        addr = new.addresses.get(iface)
+        script = (f'for d in /sys/class/net/*; do [ "$(cat $d/address)" = {mac} ] && '
+                  f'[ "${{d##*/}}" != {iface} ] && ip link set dev "${{d##*/}}" name {iface}; '
+                  f'done; ip link set dev {iface} up')
+        if addr and addr != self.plans[node].addresses.get(iface):
+            script += f"; ip addr replace {addr} dev {iface}"
+            self.plans[node].addresses[iface] = addr
+        for route in new.routes:
+            if route not in self.plans[node].routes:
+                dest = "default" if route.destination.prefixlen == 0 else str(route.destination)
+                script += f"; ip route replace {dest} via {route.via}"
+                self.plans[node].routes.append(route)
+        for _ in range(50):   # a hot-plugged NIC takes a moment to appear in the guest
+            r = await self.node(node).run(f"grep -qx {mac} /sys/class/net/*/address")
+            if r.exitcode == 0:
+                break
+            await asyncio.sleep(0.1)
+        r = await self.node(node).run(script)
+        if r.exitcode != 0:
+            raise SessionError(f"{node}.{iface}: configuring the interface failed: "
+                               f"{r.stderr.decode(errors='replace').strip()}")
+
+    async def remove_link(self, name: str) -> Link:
+        """Unplug a link; both ends stay up, nothing else is disturbed."""
+        link = self.topo.link(name)
+        if self.running:
+            dev = f"link:{name}"
+            if dev in self.wiring.devices:
+                await self.fabric.remove_device(dev)
+                del self.wiring.devices[dev]
+            for end in (link.a, link.b):
+                fab = self.wiring.devices.get(end.node)
+                if fab is not None and self.topo.node(end.node).kind.is_fabric:
+                    await self.fabric.remove_port(end.node, end.iface)
+                    fab.ports = [p for p in fab.ports if p.name != end.iface]
+            for e in ("a", "b"):
+                self.wiring.taps.pop((name, e), None)
+        self.topo.remove_link(name)
+        self._save_topology()
+        return link
+
+    async def remove_node(self, name: str) -> None:
+        """Remove a node and its links; while running, stop its process."""
+        node = self.topo.node(name)
+        for link in self.topo.links_of(name):
+            await self.remove_link(link.name)
+        if self.running:
+            if node.kind.is_fabric:
+                await self.fabric.remove_device(name)
+                self.wiring.devices.pop(name, None)
+            else:
+                role = self._role(name)
+                self._stopping.add(role)
+                agent = self.agents.pop(name, None)
+                if agent is not None:
+                    await agent.close()
+                await self.registry.stop(role)
+                self._stopping.discard(role)
+        self._nics = {(n, i) for n, i in self._nics if n != name}
+        self.topo.remove_node(name)
+        self.states.pop(name, None)
+        self._save_topology()
 
     async def capture(self, link: str, end: End, file: Path, start: bool = True) -> None:
         self.topo.link(link)
