@@ -73,6 +73,31 @@ def register(sub: Any) -> None:
     p.add_argument("--seconds", type=float, default=0, help="stop after this long")
     p.set_defaults(func=cmd_capture)
 
+    p = sub.add_parser("save", help="save a session (topology, disks) as one archive")
+    session_arg(p)
+    p.add_argument("archive", type=Path)
+    p.set_defaults(func=cmd_save)
+
+    p = sub.add_parser("restore", help="unpack a saved session (and boot it with --up)")
+    p.add_argument("archive", type=Path)
+    p.add_argument("--name", help="session name (default: the archive's name)")
+    p.add_argument("--up", action="store_true", help="boot it at once")
+    p.set_defaults(func=cmd_restore)
+
+    p = sub.add_parser("start", help="boot a session that is down (e.g. restored)")
+    session_arg(p)
+    p.set_defaults(func=cmd_start)
+
+    p = sub.add_parser("shell", help="interactive Python with the session bound to `session`")
+    session_arg(p)
+    p.set_defaults(func=cmd_shell)
+
+    p = sub.add_parser("run", help="run a Python script with the session bound to `session`")
+    session_arg(p)
+    p.add_argument("script", type=Path)
+    p.add_argument("script_args", nargs=argparse.REMAINDER)
+    p.set_defaults(func=cmd_run)
+
     p = sub.add_parser("console", help="attach this terminal to a node's serial console "
                        "(Ctrl-] leaves)")
     session_arg(p)
@@ -101,9 +126,10 @@ def print_event(event: SessionEvent) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    topo = topofile.load(args.file)
-    session = Session.create(topo, args.name)
+    return boot(Session.create(topofile.load(args.file), args.name))
 
+
+def boot(session: Session) -> int:
     async def go() -> None:
         session.subscribe(print_event)
         await session.up()
@@ -252,6 +278,47 @@ def cmd_capture(args: argparse.Namespace) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
     return 0
+
+
+def cmd_save(args: argparse.Namespace) -> int:
+    from engine.session import archive
+    sdir = pick_session(args.session) if args.session or _any_running() else None
+    if sdir is None:
+        raise NemuError("choose the session to save with -s NAME")
+
+    async def go() -> Path:
+        return await archive.save(await Session.attach(str(sdir.root)), args.archive)
+
+    print(f"saved session {sdir.name} to {asyncio.run(go())}")
+    return 0
+
+
+def _any_running() -> bool:
+    return any(s.read_state().get("status") in ("up", "starting") for s in list_sessions())
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from engine.session import archive
+    session = asyncio.run(archive.restore(args.archive, args.name))
+    print(f"restored session {session.dir.name} ({session.dir.root})")
+    return boot(session) if args.up else 0
+
+
+def cmd_start(args: argparse.Namespace) -> int:
+    if not args.session:
+        raise NemuError("choose the session to start with -s NAME")
+    sdir = find_session(args.session)
+    return boot(Session(topofile.load(sdir.topology_path), sdir))
+
+
+def cmd_shell(args: argparse.Namespace) -> int:
+    from engine.manager import interactive
+    return interactive(pick_session(args.session))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.manager import run_script
+    return run_script(pick_session(args.session), args.script, args.script_args)
 
 
 def cmd_console(args: argparse.Namespace) -> int:

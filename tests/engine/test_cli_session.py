@@ -1,0 +1,71 @@
+"""The session commands as a user types them: real `nemu` processes, a real network."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.qemu
+
+
+def test_up_exec_set_link_run_status_kill_down(tmp_path):
+    env = {**os.environ, "NEMU_SESSIONS": str(tmp_path / "sessions")}
+
+    def nemu(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        r = subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=tmp_path,
+                           env=env, capture_output=True, text=True, timeout=300, check=False)
+        if check:
+            assert r.returncode == 0, r.stdout + r.stderr
+        return r
+
+    up = nemu("up", str(REPO / "examples" / "two-hosts.yaml"))
+    pids: list[int] = []
+    try:
+        assert "session two-hosts is up" in up.stdout
+        assert re.search(r"h1\s+eth0 10\.0\.0\.1/24", up.stdout)
+        assert "5/5" in up.stderr
+        state = json.loads((tmp_path / "sessions" / "two-hosts" / "state.json").read_text())
+        pids = [p["pid"] for p in state["processes"].values()]
+        assert len(pids) == 3
+
+        listing = nemu("status").stdout
+        assert re.search(r"two-hosts\s+up", listing)
+        assert nemu("exec", "h1", "ping -c 1 -W 3 10.0.0.2").returncode == 0
+        assert nemu("exec", "h1", "false", check=False).returncode == 1
+
+        nemu("set-link", "h1-h2", "delay=60ms")
+        ping = nemu("exec", "h1", "ping -c 1 -W 3 10.0.0.2").stdout
+        rtt = float(re.search(r"time=([\d.]+) ms", ping).group(1))
+        assert rtt >= 70                           # 60 ms there, 10 ms back
+        assert "delay: 60ms" in (tmp_path / "sessions" / "two-hosts" / "topology.yaml").read_text()
+
+        bad = nemu("set-link", "h1-h2", "loss=2", check=False)
+        assert bad.returncode == 2 and "needs a '%' sign" in bad.stderr
+
+        script = tmp_path / "probe.py"
+        script.write_text("out = sh('h2', 'hostname')\nassert out.strip() == 'h2'\n"
+                          "async def main(session):\n"
+                          "    r = await session.node('h1').run('echo from-main')\n"
+                          "    print(r.stdout.decode().strip())\n")
+        assert "from-main" in nemu("run", str(script)).stdout
+
+        stats = nemu("stats", "--count", "1", "--hz", "4").stdout
+        assert "h1-h2" in stats
+
+        os.kill(pids[-1], signal.SIGKILL)          # the last QEMU started
+        status = nemu("status", "-s", "two-hosts").stdout
+        assert "crashed" in status and "is gone" in status
+    finally:
+        nemu("down", check=False)
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
+    assert re.search(r"two-hosts\s+down", nemu("status").stdout)
