@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine import examples
 from nemu_gui.main_window import MainWindow
+from nemu_gui.pyside_compat import protect_none
 from nemu_gui.resources import style_sheet
 
 ORG, APP = "nemu", "nemu-gui"
@@ -33,6 +34,8 @@ def default_recovery_dir() -> Path:
 
 
 def configure(app: QApplication) -> None:
+    """Application-wide setup: names, style, and the PySide6 None-leak guard."""
+    protect_none()
     app.setOrganizationName(ORG)
     app.setApplicationName(APP)
     app.setApplicationDisplayName("nemu")

@@ -9,6 +9,7 @@ are dashed.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPainterPathStroker, QPen
@@ -21,6 +22,25 @@ from nemu_gui.scene.link_text import link_summary, link_tooltip, rates_text
 from nemu_gui.scene.node_item import NodeItem
 
 PARALLEL_GAP = 14.0
+RATES_TEMPLATE = "9.99 Mb/s ▶ ◀ 9.99 Mb/s"   # the widest live label, for a steady size
+
+
+UTIL_STEPS = 20
+_PENS: dict[tuple[str, int, bool], QPen] = {}    # a few dozen pens shared by every link
+
+
+def _build_pen(state: str, step: int, dashed: bool) -> QPen:
+    if state == "selected":
+        colour, width = style.SELECTION, 3.0
+    elif state == "live":
+        u = step / UTIL_STEPS
+        colour, width = style.utilisation_colour(u), 2.0 + 4.0 * u
+    else:
+        colour, width = (style.LINK if state == "idle" else style.LINK_DOWN), 2.0
+    pen = QPen(QColor(colour), width,
+               Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    return pen
 
 
 class LinkItem(QGraphicsItem):
@@ -33,10 +53,13 @@ class LinkItem(QGraphicsItem):
         self.offset = 0.0                      # perpendicular shift for parallel links
         self.live: tuple[float, float, float | None] | None = None
         self._line = QLineF()
+        self._degenerate = True
         self._path = QPainterPath()
         self._bounds = QRectF()
         self.label = LinkLabelItem(self)
         self.label_visible = True
+        self._legible = True                   # False when zoomed out too far to read labels
+        self._pen_cache: QPen | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
@@ -55,31 +78,58 @@ class LinkItem(QGraphicsItem):
     # ---- model -> item -------------------------------------------------------------
     def set_link(self, link: Link) -> None:
         self.link = link
+        self._pen_cache = None
         self.setToolTip(link_tooltip(link))
         self.adjust()
 
     def set_rates(self, tx_bps: float, rx_bps: float, utilisation: float | None) -> None:
         """Live rates: `tx_bps` is what end a sends, `rx_bps` what end b sends; `utilisation`
         is the busier direction's share of its configured bandwidth (None when unlimited)."""
+        was_live = self.live is not None
         self.live = (tx_bps, rx_bps, utilisation)
-        self._refresh_label()
+        self._pen_cache = None
+        if was_live and self._legible:
+            self.label.set_lazy(self._rates_text)     # same size: made when painted
+        else:
+            self._refresh_label()
         self.update()
+
+    def _rates_text(self) -> str:
+        assert self.live is not None
+        return rates_text(self.live[0], self.live[1], self._a_is_left())
 
     def clear_rates(self) -> None:
         self.live = None
+        self._pen_cache = None
         self._refresh_label()
         self.update()
 
     def set_label_visible(self, visible: bool) -> None:
+        """The user's choice (View → Link Labels)."""
         self.label_visible = visible
-        self.label.setVisible(visible)
+        self.label.setVisible(visible and self._legible)
+
+    def set_legible(self, legible: bool) -> None:
+        """Whether the zoom lets labels be read; hidden labels cost nothing to paint."""
+        if legible != self._legible:
+            self._legible = legible
+            self.label.setVisible(self.label_visible and legible)
+            if legible:
+                self._refresh_label()
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: Any) -> Any:
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
+            self._pen_cache = None
+        return super().itemChange(change, value)
 
     def _a_is_left(self) -> bool:
         return self.a.pos().x() <= self.b.pos().x()
 
     def _refresh_label(self) -> None:
+        if not self._legible:
+            return                              # brought up to date when legible again
         if self.live is not None:
-            self.label.set_text(rates_text(self.live[0], self.live[1], self._a_is_left()))
+            self.label.set_text(self._rates_text(), RATES_TEMPLATE)
         else:
             self.label.set_text(link_summary(self.link, self._a_is_left()))
 
@@ -93,6 +143,7 @@ class LinkItem(QGraphicsItem):
             line = QLineF(p1 + d, p2 + d)
         self.prepareGeometryChange()
         self._line = line
+        self._degenerate = math.isclose(line.length(), 0.0)
         path = QPainterPath(line.p1())
         path.lineTo(line.p2())
         stroker = QPainterPathStroker()
@@ -117,29 +168,32 @@ class LinkItem(QGraphicsItem):
         return self._path
 
     def _pen(self) -> QPen:
-        dashed = not (self.link.a.params.up and self.link.b.params.up) or \
-            self.a.node.host != self.b.node.host
+        if self._pen_cache is None:
+            self._pen_cache = self._make_pen()
+        return self._pen_cache
+
+    def _make_pen(self) -> QPen:
+        up = self.link.a.params.up and self.link.b.params.up
+        dashed = not up or self.a.node.host != self.b.node.host
         if self.isSelected():
-            colour, width = style.SELECTION, 3.0
+            key: tuple[str, int, bool] = ("selected", 0, dashed)
         elif self.live is not None:
             util = self.live[2]
-            colour = style.utilisation_colour(util if util is not None else
-                                              (0.05 if max(self.live[:2]) > 0 else 0.0))
-            width = 2.0 + 4.0 * min(1.0, util or 0.0)
-        elif not (self.link.a.params.up and self.link.b.params.up):
-            colour, width = style.LINK_DOWN, 2.0
+            if util is None:                       # unlimited: only busy or idle
+                util = 0.05 if max(self.live[:2]) > 0 else 0.0
+            key = ("live", round(min(1.0, max(0.0, util)) * UTIL_STEPS), dashed)
         else:
-            colour, width = style.LINK, 2.0
-        pen = QPen(QColor(colour), width, Qt.PenStyle.DashLine if dashed else
-                   Qt.PenStyle.SolidLine)
-        pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+            key = ("idle" if up else "down", 0, dashed)
+        pen = _PENS.get(key)
+        if pen is None:
+            pen = _PENS[key] = _build_pen(*key)
         return pen
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
               widget: QWidget | None = None) -> None:
-        if math.isclose(self._line.length(), 0.0):
+        if self._degenerate:
             return
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self._legible)
         painter.setPen(self._pen())
         painter.drawLine(self._line)
 

@@ -39,6 +39,8 @@ from nemu_gui.scene.node_item import NodeItem
 
 Pos = tuple[float, float]
 
+LEGIBLE_ZOOM = 0.4     # 8 pt labels below this zoom are under 4 px high
+
 
 class TopologyScene(QGraphicsScene):
     linkRequested = Signal(str, str)          # draw a link from node a to node b
@@ -53,6 +55,7 @@ class TopologyScene(QGraphicsScene):
         self._mode = SceneMode.SELECT
         self._snap = True
         self._labels = True
+        self._legible = True
         self._rubber: QGraphicsLineItem | None = None
         self._link_from: NodeItem | None = None
         self._press_pos: dict[str, Pos] = {}
@@ -86,6 +89,14 @@ class TopologyScene(QGraphicsScene):
         self._labels = on
         for item in self.links.values():
             item.set_label_visible(on)
+
+    def set_zoom(self, zoom: float) -> None:
+        """The view's zoom: below LEGIBLE_ZOOM link labels are too small to read and hidden."""
+        legible = zoom >= LEGIBLE_ZOOM
+        if legible != self._legible:
+            self._legible = legible
+            for item in self.links.values():
+                item.set_legible(legible)
 
     # ---- mirroring the model -------------------------------------------------------
     def load(self, topology: Topology) -> None:
@@ -146,6 +157,7 @@ class TopologyScene(QGraphicsScene):
     def _add_link(self, link: Link, relayout: bool = True) -> LinkItem:
         item = LinkItem(link, self.nodes[link.a.node], self.nodes[link.b.node])
         item.set_label_visible(self._labels)
+        item.set_legible(self._legible)
         self.addItem(item)
         self.links[link.name] = item
         if relayout:

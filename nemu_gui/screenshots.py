@@ -1,0 +1,96 @@
+"""Render the designer's screenshots for the docs: ``python -m nemu_gui.screenshots [OUTDIR]``.
+
+Runs offscreen (no display needed) at the default 1280x800 window size and writes PNGs to
+OUTDIR (default ``docs/images``). Every picture is the real window on a real example lab.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+SHOTS = ("designer-star.png", "designer-link-properties.png", "designer-empty.png",
+         "designer-bad-file.png")
+
+
+def _settle(app: object, ms: int = 150) -> None:
+    from PySide6.QtCore import QEventLoop, QTimer
+    loop = QEventLoop()
+    QTimer.singleShot(ms, loop.quit)
+    loop.exec()
+
+
+def render(outdir: Path) -> list[Path]:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from engine import examples
+    from nemu_gui.app import configure
+    from nemu_gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    configure(app)
+    outdir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = QSettings(str(Path(tmp) / "s.ini"), QSettings.Format.IniFormat)
+
+        def shot(name: str, prepare: Callable[[MainWindow], None]) -> None:
+            w = MainWindow(settings, Path(tmp) / "recovery")
+            w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
+            w.show()
+            _settle(app)
+            prepare(w)
+            _settle(app, 300)
+            path = outdir / name
+            w.grab().save(str(path))
+            written.append(path)
+            w.controller.undo_stack.setClean()
+            w.close()
+
+        def star(w: MainWindow) -> None:
+            w.document.replace(examples.build("star", 4), None)
+            w.view.fit_all()
+            w.scene.select(["r1"])
+
+        def link(w: MainWindow) -> None:
+            w.document.replace(examples.build("star"), None)
+            w.controller.set_link_params("r1-sw1", "a", delay="20ms", loss="0.5%")
+            w.controller.set_link_params("r1-sw1", "b", bandwidth="20Mbit")
+            w.view.fit_all()
+            w.scene.select(links=["r1-sw1"])
+            form = w.properties.link_form
+            form.fields["loss"].text.setText("150%")
+            form.fields["loss"].text.editingFinished.emit()
+
+        def empty(w: MainWindow) -> None:
+            w.view.fit_all()
+
+        def bad_file(w: MainWindow) -> None:
+            w.document.replace(examples.build("chain"), None)
+            w.view.fit_all()
+            bad = Path(tmp) / "lab.yaml"
+            bad.write_text("version: 1\nname: lab\nnodes:\n  - name: h1\n    kind: host\n"
+                           "    memory: 8M\nlinks:\n  - a: h1.eth0\n    b: h9.eth0\n")
+            w.file_menu.open(bad)
+
+        for name, prepare in zip(SHOTS, (star, link, empty, bad_file), strict=True):
+            shot(name, prepare)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    outdir = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "docs" / "images"
+    for path in render(outdir):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
