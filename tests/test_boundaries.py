@@ -32,3 +32,7 @@ def test_engine_never_imports_qt():
 def test_vswitch_imports_neither_engine_nor_qt():
     assert imported_forbidden("vswitch", {"PySide6", "engine", "nemu_gui", "paramiko",
                                           "networkx", "yaml"}) == ""
+
+
+def test_gui_uses_only_the_engine_public_api_and_imports_cleanly():
+    assert imported_forbidden("nemu_gui", {"paramiko", "vswitch"}) == ""

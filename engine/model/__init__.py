@@ -8,6 +8,7 @@ from engine.model.events import (
     NodeChanged,
     NodeRemoved,
     NodeRenamed,
+    TopologyChanged,
     TopologyEvent,
 )
 from engine.model.link import End, Endpoint, Link
@@ -19,5 +20,5 @@ __all__ = [
     "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link", "LinkAdded",
     "LinkChanged", "LinkRemoved", "Machine", "NicModel", "Node", "NodeAdded", "NodeChanged",
     "NodeKind", "NodeRemoved", "NodeRenamed", "Storage", "StorageKind", "Topology",
-    "TopologyEvent",
+    "TopologyChanged", "TopologyEvent",
 ]

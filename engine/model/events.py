@@ -52,5 +52,12 @@ class LinkChanged:
     changes: dict[str, dict[str, Any]]   # "a"/"b" -> field -> new value
 
 
-TopologyEvent = NodeAdded | NodeRemoved | NodeChanged | NodeRenamed | LinkAdded | LinkRemoved \
-    | LinkChanged
+@dataclass(frozen=True)
+class TopologyChanged:
+    """The lab's own fields changed (name, description, seed, machines)."""
+
+    changes: dict[str, Any]
+
+
+TopologyEvent = (TopologyChanged | NodeAdded | NodeRemoved | NodeChanged | NodeRenamed
+                 | LinkAdded | LinkRemoved | LinkChanged)

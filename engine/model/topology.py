@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from engine.model.events import (
     NodeChanged,
     NodeRemoved,
     NodeRenamed,
+    TopologyChanged,
     TopologyEvent,
 )
 from engine.model.link import End, Endpoint, Link
@@ -209,17 +210,59 @@ class Topology:
         self._emit(LinkAdded(link))
         return link
 
+    def _pick_interface(self, node_name: str, wanted: str | None) -> tuple[str, bool]:
+        """(interface name, whether it must be added); checks without changing anything."""
+        node = self.node(node_name)
+        if wanted is not None:
+            if node.interface(wanted) is None:
+                dataclasses.replace(node, interfaces=[*node.interfaces, Interface(wanted)])
+                return wanted, True
+            taken = self.link_at(node_name, wanted)
+            if taken is not None:
+                raise TopologyError(f"{node_name}.{wanted} already carries link {taken.name}")
+            return wanted, False
+        for iface in node.interfaces:
+            if self.link_at(node_name, iface.name) is None:
+                return iface.name, False
+        new = node.next_interface_name()
+        dataclasses.replace(node, interfaces=[*node.interfaces, Interface(new)])  # checks
+        return new, True
+
     def connect(self, a: str, b: str, a_iface: str | None = None, b_iface: str | None = None,
                 params: DirectionParams | None = None, name: str | None = None) -> Link:
-        """Join two nodes, choosing (or adding) free interfaces when none are given."""
-        self.node(a), self.node(b)
+        """Join two nodes, choosing (or adding) free interfaces when none are given.
+
+        Atomic: everything is checked before the first change, so a refused link leaves the
+        topology (and its listeners) untouched.
+        """
         if a == b:
+            self.node(a)
             raise TopologyError(f"link joins {a} to itself")
-        a_if = a_iface or self.free_interface(a)
-        b_if = b_iface or self.free_interface(b)
+        a_if, add_a = self._pick_interface(a, a_iface)
+        b_if, add_b = self._pick_interface(b, b_iface)
         p = params or DirectionParams()
-        return self.add_link(Link(name or self.unique_link_name(a, b),
-                                  Endpoint(a, a_if, p), Endpoint(b, b_if, p)))
+        link = Link(name or self.unique_link_name(a, b), Endpoint(a, a_if, p),
+                    Endpoint(b, b_if, p))
+        if any(other.name == link.name for other in self.links):
+            raise TopologyError(f"a link named {link.name!r} exists already")
+        if add_a:
+            self.add_interface(a, Interface(a_if))
+        if add_b:
+            self.add_interface(b, Interface(b_if))
+        return self.add_link(link)
+
+    def set_link_end(self, name: str, which: End | Literal["both"],
+                     params: DirectionParams) -> Link:
+        """Replace the whole parameter set of one direction (or both): what undo needs."""
+        link = self.link(name)
+        ends: list[End] = ["a", "b"] if which == "both" else [which]
+        diff = {e: d for e in ends if (d := params.changes_from(link.end(e).params))}
+        if not diff:
+            return link
+        new = link.with_params(which, params)
+        self.graph.edges[link.a.node, link.b.node, name]["link"] = new
+        self._emit(LinkChanged(new, diff))
+        return new
 
     def remove_link(self, name: str) -> Link:
         link = self.link(name)
@@ -248,6 +291,50 @@ class Topology:
         self.graph.edges[link.a.node, link.b.node, name]["link"] = new
         self._emit(LinkChanged(new, diff))
         return new
+
+    def update_meta(self, **changes: Any) -> None:
+        """Change the lab's name, description, seed or machines (with an event, for undo)."""
+        allowed = {"name", "description", "seed", "machines"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise TopologyError(f"cannot change {', '.join(sorted(unknown))} of a topology")
+        if "machines" in changes:
+            names = [m.name for m in changes["machines"]]
+            if len(set(names)) != len(names):
+                raise TopologyError("machine names must be unique")
+            used = {n.host for n in self.nodes} - {"local"}
+            missing = used - set(names)
+            if missing:
+                raise TopologyError(f"nodes are placed on {', '.join(sorted(missing))}; "
+                                    "move them first")
+            changes["machines"] = list(changes["machines"])
+        if "seed" in changes and changes["seed"] is not None and not isinstance(
+                changes["seed"], int):
+            raise TopologyError(f"seed must be a whole number (got {changes['seed']!r})")
+        for key, value in changes.items():
+            setattr(self, key, value)
+        self._emit(TopologyChanged(changes))
+
+    @staticmethod
+    def check_node_name(name: str) -> None:
+        """Raise TopologyError if `name` cannot name a node (its form only, not uniqueness)."""
+        if not NAME_RE.match(name):
+            raise TopologyError(f"node name {name!r} must start with a letter and hold at most "
+                                "32 letters, digits, '_' or '-'", "name")
+
+    def subgraph(self, names: Iterable[str]) -> Topology:
+        """A new topology with copies of these nodes and the links among them (copy/paste)."""
+        keep = set(names)
+        sub = Topology(name=self.name, machines=list(self.machines))
+        for node in self.nodes:
+            if node.name in keep:
+                sub.graph.add_node(node.name, node=dataclasses.replace(
+                    node, interfaces=list(node.interfaces), storages=list(node.storages),
+                    services=dict(node.services)))
+        for link in self.links:
+            if link.a.node in keep and link.b.node in keep:
+                sub.graph.add_edge(link.a.node, link.b.node, key=link.name, link=link)
+        return sub
 
     # ---- checking ------------------------------------------------------------------
     def _link_problems(self, link: Link, index: int | None = None) -> list[TopologyError]:

@@ -237,3 +237,55 @@ def test_params_text_and_changes():
                            "queue_bytes": 65536, "up": False}
     assert DirectionParams.from_text(p.to_text()) == p
     assert p.replace(delay="30ms").changes_from(p) == {"delay": 30_000_000}
+
+
+def test_connect_is_atomic():
+    t = Topology()
+    t.add_node(Node("nat", NodeKind.SLIRP, [Interface("nat0")]))
+    t.add_node(Node("h1", NodeKind.HOST, [Interface("eth0")]))
+    t.add_node(Node("h2", NodeKind.HOST))
+    t.connect("h1", "nat")
+    seen = []
+    t.subscribe(seen.append)
+    before = (list(t.node("h2").interfaces), list(t.node("nat").interfaces))
+    with pytest.raises(TopologyError, match="single interface"):
+        t.connect("h2", "nat")          # would need a second NAT interface
+    with pytest.raises(TopologyError, match="already carries link"):
+        t.connect("h2", "h1", b_iface="eth0")
+    assert seen == []
+    assert (t.node("h2").interfaces, t.node("nat").interfaces) == before
+
+
+def test_set_link_end_replaces_a_whole_direction():
+    t = pair()
+    link = t.connect("h1", "h2", params=DirectionParams.from_text({"delay": "5ms"}))
+    seen = []
+    t.subscribe(seen.append)
+    new = DirectionParams.from_text({"bandwidth": "1Mbit"})
+    t.set_link_end(link.name, "b", new)
+    assert t.link(link.name).b.params == new and t.link(link.name).a.params.delay == 5_000_000
+    assert seen[0].changes == {"b": {"bandwidth": 1_000_000, "delay": 0}}
+
+
+def test_meta_changes_name_check_and_subgraph():
+    from engine.model import TopologyChanged
+    t = pair()
+    t.connect("h1", "h2")
+    t.add_node(Node("h3", NodeKind.HOST))
+    seen = []
+    t.subscribe(seen.append)
+    t.update_meta(name="lab", description="d", seed=3, machines=[Machine("m2", "192.0.2.1")])
+    assert (t.name, t.seed, t.machines[0].name) == ("lab", 3, "m2")
+    assert isinstance(seen[0], TopologyChanged)
+    t.update_node("h3", host="m2")
+    with pytest.raises(TopologyError, match="placed on m2"):
+        t.update_meta(machines=[])
+    with pytest.raises(TopologyError, match="cannot change colour"):
+        t.update_meta(colour="red")
+    Topology.check_node_name("ok-name")
+    with pytest.raises(TopologyError, match="must start with a letter"):
+        Topology.check_node_name("9lives")
+    sub = t.subgraph(["h1", "h2"])
+    assert [n.name for n in sub.nodes] == ["h1", "h2"] and [x.name for x in sub.links] == ["h1-h2"]
+    sub.update_node("h1", memory=512)
+    assert t.node("h1").memory == 128
