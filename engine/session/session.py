@@ -381,9 +381,10 @@ class Session:
             self._set_state(node.name, NodeState.RUNNING)
 
     async def connect(self, a: str, b: str, a_iface: str | None = None,
-                      b_iface: str | None = None, params: DirectionParams | None = None) -> Link:
+                      b_iface: str | None = None, params: DirectionParams | None = None,
+                      name: str | None = None) -> Link:
         """Draw a link; while running, plug it in (hot-plugging a NIC if the machine needs one)."""
-        link = self.topo.connect(a, b, a_iface, b_iface, params)
+        link = self.topo.connect(a, b, a_iface, b_iface, params, name)
         self._save_topology()
         if self.running:
             try:
