@@ -1,12 +1,13 @@
 """`nemu demo`: the main job on a ready example lab, with or without a screen.
 
-With a display it opens the designer on the lab; headless it runs the same lab from the CLI
-(as far as this version can: today it validates and summarises it).
+With a display it opens the designer on the lab; headless it runs the same lab from the CLI:
+boots it, shows a ping across it and the live link rates, and leaves it running.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import importlib.util
 import os
 import shutil
@@ -15,7 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from engine import examples, topofile
+from engine.cli.session_cmds import print_event
 from engine.cli.topology_cmds import render_summary
+from engine.model import NodeKind, Topology
+from engine.session.session import Session
+from engine.units import format_rate
 
 
 def register(sub: Any) -> None:
@@ -44,6 +49,31 @@ def cmd_demo(args: argparse.Namespace) -> int:
         print(f"nemu demo: opening {path} in the designer")
         os.execv(gui, [gui, str(path)])
     print(render_summary(topo), end="")
-    print(f"\nnemu demo: {path} is valid. No display here, so the designer was not opened; "
-          "running labs headless arrives with the engine (`nemu up`).")
-    return 0
+    print(f"\nnemu demo: no display here, so the lab runs from the CLI ({path})")
+    return asyncio.run(run_headless(topo))
+
+
+async def run_headless(topo: Topology) -> int:
+    session = Session.create(topo)
+    session.subscribe(print_event)
+    try:
+        await session.up()
+    except BaseException:
+        await session.down()
+        raise
+    hosts = [n.name for n in topo.nodes if n.kind is NodeKind.HOST
+             and session.plans[n.name].addresses] or list(session.plans)
+    src, dst = hosts[0], hosts[-1]
+    dst_ip = next(iter(session.plans[dst].addresses.values())).ip
+    print(f"\n$ nemu exec {src} ping -c 3 {dst_ip}")
+    r = await session.node(src).run(f"ping -c 3 -W 3 {dst_ip}")
+    print(r.stdout.decode(errors="replace"), end="")
+    await session.sample_stats()
+    await asyncio.sleep(1.0)
+    print("\nlink rates over the last second:")
+    for ls in (await session.sample_stats()).links:
+        print(f"  {ls.link:12s} {format_rate(ls.a_to_b.bps):>10s} -> "
+              f"{format_rate(ls.b_to_a.bps):>10s} <-")
+    print(f"\nsession {session.dir.name} keeps running. Try: nemu status -s {session.dir.name}; "
+          f"nemu exec {src} ip addr; nemu console {src}; nemu stats; nemu down")
+    return 0 if r.exitcode == 0 else 1
