@@ -20,19 +20,28 @@ from pathlib import Path
 
 from engine.errors import NemuError
 from engine.hosts import Host
-from engine.images import cpio, debs, disk, kmods, rootfs
+from engine.images import cpio, debs, disk, kernel, kmods, rootfs
 from engine.images.paths import cache_dir, debs_dir, images_dir
 from engine.images.recipe import Recipe, load_recipe
 
 ProgressFn = Callable[[str, int, int], None]
 
 # Arguments every nemu image's kernel gets; the engine may append more.
-BASE_CMDLINE = "console=ttyS0,115200 root=/dev/vda rootfstype=ext4 rw quiet panic=-1"
+# `quiet` matters: every console line costs time under TCG. The rest skips slow probes and
+# self-tests that an emulated lab machine does not need (mitigations only guard the guest's
+# own processes from each other).
+BASE_CMDLINE = ("console=ttyS0,115200 root=/dev/vda rootfstype=ext4 rw quiet panic=-1 "
+                "cryptomgr.notests tsc=reliable no_timer_check i8042.noaux i8042.nokbd "
+                "i8042.nopnp 8250.nr_uarts=1 mitigations=off "
+                "initcall_blacklist=init_kprobe_trace,init_encrypted,crypto_kdf108_init,"
+                "fscrypt_init,fsverity_init")
+# Written by the guest's rc.sysinit once its node configuration is applied.
+READY_FILE = "/run/nemu/ready"
 # The initramfs runs this busybox (static: there is no libc there). The root tree uses the
 # dynamic `busybox` package, whose shell runs real programs (ping, nc) rather than its applets.
 STATIC_BUSYBOX = "busybox-static"
 INITRAMFS_APPLETS = ("sh", "mount", "umount", "modprobe", "switch_root", "mkdir", "cat",
-                     "usleep", "sleep", "echo", "ls")
+                     "usleep", "sleep", "echo", "ls", "cp")
 
 
 class BuildError(NemuError):
@@ -46,8 +55,8 @@ class Image:
     name: str
     hash: str
     directory: Path
-    kernel: Path
-    initrd: Path
+    kernel: Path          # what QEMU boots: vmlinux (PVH, fast) or the bzImage
+    initrd: Path          # what QEMU boots: uncompressed cpio
     disk: Path
     cmdline: str
     memory_mb: int
@@ -57,13 +66,16 @@ class Image:
     built_at: float
 
     def size_bytes(self) -> int:
-        """Kernel + initramfs + compressed base disk: what the image costs to ship."""
-        return sum(p.stat().st_size for p in (self.kernel, self.initrd, self.disk))
+        """Compressed size: bzImage + gzipped initramfs + compressed base disk (what the image
+        costs to ship; the uncompressed boot copies in the cache are derived from these)."""
+        d = self.directory
+        return sum(p.stat().st_size for p in (d / "vmlinuz", d / "initrd.gz", self.disk))
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         for key in ("directory", "kernel", "initrd", "disk"):
             d[key] = str(d[key])
+        d["boot_kernel"] = self.kernel.name
         d["packages"] = list(self.packages)
         d["checks"] = list(self.checks)
         return d
@@ -72,7 +84,8 @@ class Image:
     def load(cls, directory: Path) -> Image:
         data = json.loads((directory / "manifest.json").read_text())
         return cls(name=data["name"], hash=data["hash"], directory=directory,
-                   kernel=directory / "vmlinuz", initrd=directory / "initrd.img",
+                   kernel=directory / data.get("boot_kernel", "vmlinuz"),
+                   initrd=directory / "initrd.img",
                    disk=directory / "base.qcow2", cmdline=data["cmdline"],
                    memory_mb=int(data["memory_mb"]), kernel_version=data["kernel_version"],
                    packages=tuple(data["packages"]), checks=tuple(data.get("checks", ())),
@@ -212,8 +225,17 @@ class Builder:
         boot_mods = kmods.select(kmoddir, recipe.boot_modules)
         kmods.copy_modules(kmoddir, ird / "lib/modules" / version, boot_mods)
         await kmods.depmod(host, busybox, ird, version)
-        cpio.write_initramfs(ird, out / "initrd.img")
+        cpio.write_initramfs(ird, out / "initrd.gz")
+        # QEMU boots the uncompressed copy: no decompression in the guest under TCG.
+        cpio.gunzip(out / "initrd.gz", out / "initrd.img")
         shutil.copy2(ktree / "boot" / f"vmlinuz-{version}", out / "vmlinuz")
+        boot_kernel = out / "vmlinuz"
+        if (ktree / "vmlinux").exists():
+            boot_kernel = out / "vmlinux"
+            try:
+                os.link(ktree / "vmlinux", boot_kernel)
+            except OSError:
+                shutil.copy2(ktree / "vmlinux", boot_kernel)
 
         self._begin("checking shared libraries")
         rootfs.check_libraries(root, recipe.name)
@@ -226,7 +248,7 @@ class Builder:
 
         self._begin("manifest")
         image = Image(name=recipe.name, hash=recipe.hash(), directory=out,
-                      kernel=out / "vmlinuz", initrd=out / "initrd.img", disk=out / "base.qcow2",
+                      kernel=boot_kernel, initrd=out / "initrd.img", disk=out / "base.qcow2",
                       cmdline=BASE_CMDLINE, memory_mb=recipe.memory_mb, kernel_version=version,
                       packages=tuple(p.name for p in deb_paths), checks=recipe.checks,
                       built_at=time.time())
@@ -234,15 +256,24 @@ class Builder:
         self._sub(f"done: {image.size_bytes() / 2**20:.1f} MiB", 1, 1)
         return image
 
+    def _make_vmlinux(self, tree: Path, version: str) -> None:
+        self._sub("decompressing the kernel for PVH boot", 0, 1)
+        if not kernel.make_vmlinux(tree / "boot" / f"vmlinuz-{version}", tree / "vmlinux"):
+            (tree / ".no-pvh").touch()   # boot the bzImage instead
+
     async def _kernel_tree(self, kdeb: Path, busybox: Path) -> Path:
         """The unpacked kernel package with its module index, cached per package file."""
         tree = cache_dir() / "kernels" / kdeb.stem
         if (tree / ".complete").exists():
+            if not (tree / "vmlinux").exists() and not (tree / ".no-pvh").exists():
+                self._make_vmlinux(tree, kmods.kernel_version(tree))
             return tree
         tmp = tree.with_name(tree.name + f".tmp{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         await debs.extract(self.host, [kdeb], tmp)
-        await kmods.depmod(self.host, busybox, tmp, kmods.kernel_version(tmp))
+        version = kmods.kernel_version(tmp)
+        await kmods.depmod(self.host, busybox, tmp, version)
+        self._make_vmlinux(tmp, version)
         (tmp / ".complete").touch()
         shutil.rmtree(tree, ignore_errors=True)
         tmp.rename(tree)

@@ -42,3 +42,9 @@ def write_initramfs(src: Path, out: Path, mtime: int = 0) -> int:
             gz.write(data + b"\0" * (-len(data) % 4))
         gz.write(_header(0, 0, 1, 0, 0, b"TRAILER!!!"))
     return out.stat().st_size
+
+
+def gunzip(src: Path, out: Path) -> None:
+    """Write the uncompressed archive (QEMU loads it; the guest kernel need not inflate it)."""
+    with gzip.open(src, "rb") as f:
+        out.write_bytes(f.read())

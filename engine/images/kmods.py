@@ -83,8 +83,27 @@ def select(moddir: Path, wanted: Iterable[str]) -> list[str]:
     return sorted(chosen)
 
 
-def copy_modules(src_moddir: Path, dst_moddir: Path, modules: Iterable[str]) -> int:
-    """Copy the chosen modules and the kernel's builtin lists; return the bytes copied."""
+_SIG_MARKER = b"~Module signature appended~\n"
+
+
+def strip_signature(data: bytes) -> bytes:
+    """A module without its appended signature (struct module_signature + marker).
+
+    Checking an RSA signature on every module load is slow under TCG; Debian's kernels do not
+    enforce signatures (CONFIG_MODULE_SIG_FORCE unset), so an unsigned module loads and the
+    kernel only records an 'E' taint.
+    """
+    if not data.endswith(_SIG_MARKER):
+        return data
+    info_end = len(data) - len(_SIG_MARKER)
+    sig_len = int.from_bytes(data[info_end - 4:info_end], "big")
+    return data[:info_end - 12 - sig_len]
+
+
+def copy_modules(src_moddir: Path, dst_moddir: Path, modules: Iterable[str],
+                 strip: bool = True) -> int:
+    """Copy the chosen modules (signatures stripped) and the kernel's builtin lists; return
+    the bytes copied."""
     total = 0
     dst_moddir.mkdir(parents=True, exist_ok=True)
     for name in ("modules.builtin", "modules.builtin.modinfo", "modules.order"):
@@ -93,6 +112,9 @@ def copy_modules(src_moddir: Path, dst_moddir: Path, modules: Iterable[str]) -> 
     for rel in modules:
         dst = dst_moddir / rel
         dst.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(src_moddir / rel, dst)
+        if strip:
+            dst.write_bytes(strip_signature((src_moddir / rel).read_bytes()))
+        else:
+            shutil.copy2(src_moddir / rel, dst)
         total += dst.stat().st_size
     return total

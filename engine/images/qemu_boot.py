@@ -25,9 +25,9 @@ from pathlib import Path
 from engine.errors import NemuError
 from engine.hosts import Host, ProcessHandle, ProcessState
 from engine.images.accel import QEMU, AccelChoice
-from engine.images.builder import Image
+from engine.images.builder import READY_FILE, Image
 from engine.images.disk import create_overlay
-from engine.images.guest_agent import GuestAgent
+from engine.images.guest_agent import GuestAgent, GuestAgentError
 from engine.images.node_config import FW_CFG_NAME, NodeConfig
 
 NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
@@ -69,6 +69,7 @@ class MachineSpec:
     console_log: Path | None = None
     qmp_socket: Path | None = None
     extra_args: list[str] = field(default_factory=list)
+    ready_file: str | None = None     # a nemu image's "configured" marker, read via the agent
 
 
 def qemu_argv(spec: MachineSpec) -> list[str]:
@@ -149,6 +150,7 @@ async def prepare_node(host: Host, name: str, node_dir: Path, base: Image | Path
         memory_mb=memory_mb or (base.memory_mb if isinstance(base, Image) else 256))
     if isinstance(base, Image):
         spec.kernel, spec.initrd, spec.cmdline = base.kernel, base.initrd, base.cmdline
+        spec.ready_file = READY_FILE
     return spec
 
 
@@ -163,7 +165,8 @@ class GuestMachine:
         self.boot_seconds: float | None = None
 
     async def start(self, agent_timeout: float = 120.0) -> float:
-        """Start QEMU and wait until the guest agent answers; return seconds to agent-ready."""
+        """Start QEMU and wait until the guest agent answers and (nemu images) the node
+        configuration is applied; return the seconds this took."""
         if self.handle is not None and self.host.state(self.handle) is ProcessState.RUNNING:
             raise BootError(f"node {self.spec.name}: already running (pid {self.handle.pid})")
         for sock in (self.spec.agent_socket, self.spec.console_socket, self.spec.qmp_socket):
@@ -173,7 +176,7 @@ class GuestMachine:
         t0 = time.monotonic()
         self.handle = await self.host.start(qemu_argv(self.spec), label=f"qemu {self.spec.name}",
                                             log_path=log)
-        waiter = asyncio.ensure_future(self.agent.connect(agent_timeout))
+        waiter = asyncio.ensure_future(self._wait_ready(agent_timeout))
         try:
             while not waiter.done():
                 await asyncio.wait({waiter}, timeout=0.2)
@@ -187,6 +190,22 @@ class GuestMachine:
             raise
         self.boot_seconds = time.monotonic() - t0
         return self.boot_seconds
+
+    async def _wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        await self.agent.connect(timeout)
+        if self.spec.ready_file is None:
+            return
+        while True:
+            try:
+                await self.agent.read_file(self.spec.ready_file)
+                return
+            except GuestAgentError:
+                if time.monotonic() > deadline:
+                    raise BootError(f"node {self.spec.name}: the guest agent answers but the "
+                                    f"node configuration was not applied within {timeout:.0f} s"
+                                    ) from None
+                await asyncio.sleep(0.03)
 
     @property
     def running(self) -> bool:

@@ -145,3 +145,40 @@ def test_module_selection_follows_dependencies(tmp_path):
     dst = tmp_path / "out"
     assert kmods.copy_modules(moddir, dst, chosen) == 30
     assert (dst / "modules.builtin").exists()
+
+
+def test_module_signature_is_stripped():
+    body = b"\x7fELF" + b"x" * 100
+    sig = b"S" * 40
+    info = bytes([0, 0, 2, 0, 0, 0, 0, 0]) + len(sig).to_bytes(4, "big")
+    signed = body + sig + info + b"~Module signature appended~\n"
+    assert kmods.strip_signature(signed) == body
+    assert kmods.strip_signature(body) == body
+
+
+def test_vmlinux_from_a_bzimage_payload(tmp_path):
+    import lzma
+    import struct
+
+    from engine.images import kernel
+    # a minimal ELF64 with one PT_NOTE holding the Xen PVH entry note, and one PT_LOAD
+    note = struct.pack("<III", 4, 4, 18) + b"Xen\0" + struct.pack("<I", 0x1000000)
+    ehdr = bytearray(64)
+    ehdr[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<Q", ehdr, 0x20, 64)
+    struct.pack_into("<HH", ehdr, 0x36, 56, 2)
+    note_off, load_off = 64 + 2 * 56, 4096
+    ph_note = struct.pack("<IIQQQQQQ", 4, 4, note_off, 0, 0, len(note), len(note), 4)
+    ph_load = struct.pack("<IIQQQQQQ", 1, 5, load_off, 0, 0, 3 * 4096, 3 * 4096, 4096)
+    elf = bytes(ehdr) + ph_note + ph_load + note
+    elf += bytes(load_off - len(elf)) + b"code" + bytes(3 * 4096 - 4)
+    bz = b"MZ setup code" + lzma.compress(elf, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32)
+    (tmp_path / "vmlinuz").write_bytes(bz)
+    assert kernel.make_vmlinux(tmp_path / "vmlinuz", tmp_path / "vmlinux")
+    out = (tmp_path / "vmlinux").read_bytes()
+    assert len(out) == len(elf) and out[load_off:load_off + 4] == b"code"
+    # the zero tail of the PT_LOAD is now memsz-only
+    filesz, memsz = struct.unpack_from("<QQ", out, 64 + 56 + 32)
+    assert (filesz, memsz) == (4096, 3 * 4096)
+    (tmp_path / "plain").write_bytes(b"no kernel here")
+    assert not kernel.make_vmlinux(tmp_path / "plain", tmp_path / "x")
