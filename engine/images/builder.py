@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from engine.errors import NemuError
+from engine.errors import NemuError, ToolMissingError
 from engine.hosts import Host
 from engine.images import cpio, debs, disk, kernel, kmods, rootfs
 from engine.images.paths import cache_dir, debs_dir, images_dir
@@ -35,6 +35,9 @@ BASE_CMDLINE = ("console=ttyS0,115200 root=/dev/vda rootfstype=ext4 rw quiet pan
                 "i8042.nopnp 8250.nr_uarts=1 mitigations=off "
                 "initcall_blacklist=init_kprobe_trace,init_encrypted,crypto_kdf108_init,"
                 "fscrypt_init,fsverity_init")
+# Programs a build runs on the build machine, and the Debian package of each.
+BUILD_TOOLS = (("apt-get", "apt"), ("apt-cache", "apt"), ("dpkg-deb", "dpkg"),
+               ("mke2fs", "e2fsprogs"), ("debugfs", "e2fsprogs"), ("qemu-img", "qemu-utils"))
 # Written by the guest's rc.sysinit once its node configuration is applied.
 READY_FILE = "/run/nemu/ready"
 # The initramfs runs this busybox (static: there is no libc there). The root tree uses the
@@ -170,8 +173,15 @@ class Builder:
             finally:
                 shutil.rmtree(work, ignore_errors=True)
 
+    def check_tools(self) -> None:
+        """Raise ToolMissingError (naming the Debian package) for the first missing tool."""
+        for program, package in BUILD_TOOLS:
+            if self.host.which(program) is None:
+                raise ToolMissingError(program, package, self.host.name)
+
     async def _build(self, recipe: Recipe, work: Path) -> Image:
         host = self.host
+        self.check_tools()
         self._begin("resolving packages")
         kpkg = await debs.kernel_package(host, recipe.kernel_package)
         packages = await debs.resolve(host, recipe.packages, recipe.exclude)

@@ -182,3 +182,18 @@ def test_vmlinux_from_a_bzimage_payload(tmp_path):
     assert (filesz, memsz) == (4096, 3 * 4096)
     (tmp_path / "plain").write_bytes(b"no kernel here")
     assert not kernel.make_vmlinux(tmp_path / "plain", tmp_path / "x")
+
+
+def test_build_names_a_missing_tool_and_its_package(monkeypatch, tmp_path):
+    import asyncio
+
+    from engine.errors import ToolMissingError
+    from engine.hosts import LocalHost
+    from engine.images import Builder
+
+    host = LocalHost()
+    real = host.which
+    monkeypatch.setattr(host, "which", lambda p: None if p == "debugfs" else real(p))
+    with pytest.raises(ToolMissingError, match=r"`debugfs` is not installed .*`e2fsprogs`"):
+        asyncio.run(Builder(host, store=tmp_path).build("host"))
+    assert not list(tmp_path.glob("host-*"))

@@ -1,0 +1,37 @@
+"""`nemu images build|list|path` and `nemu doctor` through the real CLI entry point."""
+
+from pathlib import Path
+
+from engine.cli.main import main
+
+
+def test_build_is_instant_when_cached_and_path_finds_it(capsys):
+    assert main(["images", "build", "-q", "host"]) == 0      # builds once in the user cache
+    capsys.readouterr()
+    assert main(["images", "build", "-q", "host"]) == 0
+    out = capsys.readouterr().out
+    assert "host:" in out and "cached in" in out
+    assert main(["images", "path", "host"]) == 0
+    directory = Path(capsys.readouterr().out.strip())
+    assert (directory / "manifest.json").exists()
+    assert main(["images", "path", "host", "--file", "disk"]) == 0
+    assert capsys.readouterr().out.strip().endswith("base.qcow2")
+    assert main(["images", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "recipe host" in listing and "recipe router" in listing and str(directory) in listing
+
+
+def test_path_of_unknown_recipe_is_one_clear_line(capsys):
+    assert main(["images", "path", "nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "no image recipe named 'nosuch'" in err and "Traceback" not in err
+
+
+def test_doctor_reports_accelerator_and_tools(capsys):
+    rc = main(["doctor"])
+    out = capsys.readouterr().out
+    assert out.startswith("accelerator: ")
+    assert ("KVM" in out.splitlines()[0]) or ("TCG" in out.splitlines()[0])
+    for tool in ("qemu-system-x86_64", "qemu-img", "mke2fs", "dpkg-deb", "apt-get"):
+        assert tool in out
+    assert rc == (1 if "MISSING" in out else 0)
