@@ -74,3 +74,15 @@ def test_accel_override_and_probe(monkeypatch):
     real = asyncio.run(probe_kvm(LocalHost()))
     assert real.accel in ("kvm", "tcg") and real.reason
     assert real.qemu_args()[0] == "-accel"
+
+
+def test_user_supplied_disk_gets_an_overlay_and_no_kernel(tmp_path):
+    from engine.images.qemu_boot import prepare_node
+    disk = tmp_path / "user.img"
+    disk.write_bytes(boot_sector() + bytes(1024 * 1024 - 512))
+    host = LocalHost()
+    s = asyncio.run(prepare_node(host, "u1", tmp_path / "u1", disk, AccelChoice("tcg", "t")))
+    assert s.kernel is None and s.ready_file is None and s.memory_mb == 256
+    info = asyncio.run(host.run(["qemu-img", "info", str(s.disk)])).text
+    assert "backing file format: raw" in info and str(disk) in info
+    assert "-kernel" not in qemu_argv(s)
