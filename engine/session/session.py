@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import psutil
+
 from engine import topofile
 from engine.errors import NemuError, TopologyErrors
 from engine.fabric import VSwitchFabric
@@ -33,6 +35,7 @@ from engine.qemu.qmp import Qmp
 from engine.session.directory import SessionDir, create_session_dir, find_session
 from engine.session.events import (
     LinkParamsApplied,
+    NodeHealth,
     NodeState,
     NodeStateChanged,
     ProcessDied,
@@ -271,10 +274,15 @@ class Session:
             await asyncio.sleep(0.02)
         self._set_state(name, NodeState.RUNNING)
 
-    async def _watch(self, interval: float = 0.5) -> None:
-        """Report processes that die without being asked to."""
+    async def _watch(self, interval: float = 0.5, health_every: int = 4) -> None:
+        """Report processes that die without being asked to, and machines' CPU and memory."""
+        meters: dict[int, psutil.Process] = {}
+        tick = 0
         while True:
             await asyncio.sleep(interval)
+            tick += 1
+            if tick % health_every == 0:
+                self._report_health(meters)
             for role, proc in self.registry.items():
                 if role in self._stopping:
                     continue
@@ -288,6 +296,17 @@ class Session:
                          if role == "vswitch" else [role.split(":", 1)[1]])
                 for node in nodes:
                     self._set_state(node, NodeState.CRASHED, f"{role} (pid {proc.pid}) {detail}")
+
+    def _report_health(self, meters: dict[int, psutil.Process]) -> None:
+        for name in list(self.agents):
+            proc = self.registry.get(self._role(name))
+            if proc is None or proc.host != "local":
+                continue
+            try:
+                p = meters.get(proc.pid) or meters.setdefault(proc.pid, psutil.Process(proc.pid))
+                self.emit(NodeHealth(name, p.cpu_percent(None), p.memory_info().rss))
+            except psutil.Error:
+                meters.pop(proc.pid, None)
 
     async def down(self) -> None:
         """Stop every process of the session (by PID), machines first."""

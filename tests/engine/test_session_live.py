@@ -16,7 +16,13 @@ import psutil
 import pytest
 
 from engine import examples
-from engine.session.events import NodeState, NodeStateChanged, ProcessDied, StatsUpdate
+from engine.session.events import (
+    NodeHealth,
+    NodeState,
+    NodeStateChanged,
+    ProcessDied,
+    StatsUpdate,
+)
 from engine.session.session import Session
 
 pytestmark = pytest.mark.qemu
@@ -85,6 +91,16 @@ def test_shaped_tcp_then_live_change_shows_in_stats_within_a_second(engine, lab)
     assert settled, [u.links[0].a_to_b.bps for _, u in samples]
     assert settled[0] - changed_at <= 1.0
     assert s.topo.link("h1-h2").a.params.bandwidth == 2_000_000
+
+
+def test_machines_report_cpu_and_memory(engine, lab):
+    _, events = lab
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not any(isinstance(e, NodeHealth) for e in events):
+        time.sleep(0.2)
+    health = [e for e in events if isinstance(e, NodeHealth)]
+    assert {e.node for e in health} >= {"h1", "h2"}
+    assert all(50 * 2**20 < e.rss_bytes < 1024 * 2**20 for e in health)
 
 
 def test_killed_qemu_is_reported_and_down_leaves_nothing(engine, lab):
