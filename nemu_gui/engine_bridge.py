@@ -1,39 +1,422 @@
-"""Where the run-control layer plugs in: one QObject between the Qt thread and the engine.
+"""The run-control layer: the one QObject between the Qt thread and the engine.
 
-The engine runs on its own thread (`engine.runtime.EngineThread`). Whatever it reports comes
-back through the signals below, which are connected to the GUI with queued connections, so the
-slots always run on the Qt thread however the signal was emitted. This editing-only version
-has no engine: `available` is False, the Run actions stay disabled, and nothing is started.
+The engine runs on its own asyncio thread (`engine.runtime.EngineThread`). The Qt thread only
+submits coroutines there and never waits for them. Whatever comes back (session events, stats
+samples, finished futures) is posted through one queued signal (`_posted`) and handled on the
+Qt thread, where the public signals below are emitted, so every slot runs on the Qt thread
+whatever connection type its owner chose.
 
-A later run-control layer subclasses or replaces this object, sets `available`, and emits:
-- `linkRates(link, tx_bps, rx_bps, utilisation)`: a stats sample (tx = what end a sends);
-- `nodeState(node, state, detail)`: stopped / booting / running / crashed;
-- `engineState(text)`: the status-bar text ("engine: 2 running, 1 booting");
-- `failed(title, detail)`: an engine error, shown as a non-modal notification.
+Lifecycle: idle -> start_all() -> starting -> running -> stop_all() -> stopping -> idle.
+The session runs its OWN copy of the topology (it changes it on the engine thread); edits of the
+canvas model while running are forwarded here (`forward`) and replayed on the session: link
+parameters (debounced, latest value wins, one message in flight per link), new and deleted
+nodes and links (hot-plug), in the order they were made.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Qt, Signal
+import asyncio
+import concurrent.futures
+import contextlib
+import copy
+import enum
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
 
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+
+from engine import topofile
+from engine.model import (
+    LinkAdded,
+    LinkChanged,
+    LinkRemoved,
+    NodeAdded,
+    NodeRemoved,
+    NodeRenamed,
+    Topology,
+    TopologyEvent,
+)
+from engine.runtime import EngineThread
+from engine.session.events import (
+    LinkParamsApplied,
+    NodeHealth,
+    NodeState,
+    NodeStateChanged,
+    Problem,
+    ProcessDied,
+    Progress,
+    SessionEvent,
+    StatsUpdate,
+)
+from engine.session.session import Session
+from engine.stats import LinkStats
+from nemu_gui.health import HealthSampler
 from nemu_gui.scene.topology_scene import TopologyScene
 
 NOT_AVAILABLE = "engine not available yet"
 
+# engine NodeState -> the badge names the canvas knows
+BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
+         NodeState.RUNNING: "running", NodeState.STOPPING: "stopping",
+         NodeState.CRASHED: "crashed"}
+
+
+class RunState(enum.Enum):
+    IDLE = "idle"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+
 
 class EngineBridge(QObject):
-    linkRates = Signal(str, float, float, object)
-    nodeState = Signal(str, str, str)
-    engineState = Signal(str)
-    failed = Signal(str, str)
+    linkRates = Signal(str, float, float, object)   # link, a->b bps, b->a bps, utilisation
+    linkStats = Signal(object)                      # engine.stats.LinkStats (plots, drops)
+    nodeState = Signal(str, str, str)               # node, badge, detail
+    nodeHealth = Signal(str, float, int)            # node, cpu %, rss bytes
+    linkApplied = Signal(str, object)               # link, {end: {field: value}} confirmed
+    progress = Signal(int, int, str)                # done, total, message
+    runStateChanged = Signal(object)                # RunState
+    engineState = Signal(str)                       # status-bar text
+    failed = Signal(str, str)                       # title, detail
+    info = Signal(str, str)                         # title, detail (non-modal, fades)
+    commandDone = Signal(str, str, object)          # node, command, ExecResult
+    _posted = Signal(object)                        # a callable to run on the Qt thread
 
-    available = False
+    available = True
 
+    def __init__(self, parent: QObject | None = None, engine: EngineThread | None = None,
+                 debounce_ms: int = 100, stats_hz: float = 2.0) -> None:
+        super().__init__(parent)
+        self._engine = engine
+        self._own_engine = engine is None
+        self.session: Session | None = None
+        self.state = RunState.IDLE
+        self.node_states: dict[str, str] = {}
+        self.accel = ""
+        self.accel_reason = ""
+        self.stats_hz = stats_hz
+        self._stats_task: asyncio.Task[None] | None = None
+        self._lock: asyncio.Lock | None = None          # orders model changes on the loop
+        self._pending: dict[str, dict[str, dict[str, Any]]] = {}
+        self._in_flight: set[str] = set()
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(debounce_ms)
+        self._debounce.timeout.connect(self._flush_links)
+        self._posted.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
+        self.sent_link_updates = 0                      # control messages sent (tests, bench)
+
+    # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
-        """Route live updates to the canvas; queued, so emitting from any thread is safe."""
+        """Route live updates to the canvas."""
         q = Qt.ConnectionType.QueuedConnection
         self.linkRates.connect(scene.set_link_rates, q)
         self.nodeState.connect(scene.set_node_state, q)
+        self.linkStats.connect(lambda st: scene.flash_link(st.link)
+                               if st.a_to_b.dropping or st.b_to_a.dropping else None, q)
+
+    def _post(self, fn: Callable[[], object]) -> None:
+        """From any thread: run `fn` on the Qt thread."""
+        self._posted.emit(fn)
+
+    def _run_posted(self, fn: Callable[[], object]) -> None:
+        fn()
+
+    @property
+    def engine(self) -> EngineThread:
+        if self._engine is None:
+            self._engine = EngineThread("nemu-gui-engine")
+        if not self._engine.running:
+            self._engine.start()
+        return self._engine
+
+    def submit(self, coro: Coroutine[Any, Any, Any], what: str,
+               done: Callable[[Any], object] | None = None, ordered: bool = False
+               ) -> concurrent.futures.Future[Any]:
+        """Run `coro` on the engine; `done(result)` runs on the Qt thread; an exception
+        becomes a `failed` notification titled `what`. `ordered` runs it after every earlier
+        ordered call (topology changes must reach the session in the order they were made)."""
+        if ordered:
+            coro = self._in_order(coro)
+        fut = self.engine.submit(coro)
+
+        def finished(f: concurrent.futures.Future[Any]) -> None:
+            if f.cancelled():
+                return
+            err = f.exception()
+            if err is not None:
+                self._post(lambda: self.failed.emit(what, _describe(err)))
+            elif done is not None:
+                result = f.result()
+                self._post(lambda: done(result))
+        fut.add_done_callback(finished)
+        return fut
+
+    async def _in_order(self, coro: Coroutine[Any, Any, Any]) -> Any:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await coro
+
+    def _set_state(self, state: RunState) -> None:
+        self.state = state
+        self.runStateChanged.emit(state)
+        self.engineState.emit(self.status_text())
+
+    @property
+    def running(self) -> bool:
+        return self.state is RunState.RUNNING and self.session is not None
 
     def status_text(self) -> str:
-        return "engine: not started"
+        if self.state is RunState.IDLE and self.session is None:
+            return "engine: not started"
+        parts = []
+        if self.session is not None:
+            parts.append(f"session {self.session.dir.name}")
+        counts: dict[str, int] = {}
+        for badge in self.node_states.values():
+            counts[badge] = counts.get(badge, 0) + 1
+        states = ", ".join(f"{n} {b}" for b, n in sorted(counts.items()))
+        parts.append(states or self.state.value)
+        return " · ".join(parts)
+
+    # ---- run control ---------------------------------------------------------------
+    def start_all(self, topology: Topology, name: str | None = None) -> bool:
+        """Start a session on a copy of `topology`; False if one exists already."""
+        if self.state is not RunState.IDLE:
+            return False
+        own = topofile.loads(topofile.dumps(topology))
+        self.node_states = {n.name: "stopped" for n in own.nodes}
+        self._set_state(RunState.STARTING)
+        self.progress.emit(0, 1, "creating the session")
+        self.submit(self._start(own, name), "Could not start the lab", self._started)
+        return True
+
+    async def _start(self, topo: Topology, name: str | None) -> Session:
+        s = Session.create(topo, name)
+        self._post(lambda: self._adopt(s))
+        s.subscribe(self._on_session_event)      # engine thread
+        try:
+            await s.up()
+        except BaseException:
+            self._post(self._stopped)
+            raise
+        self._stats_task = asyncio.ensure_future(self._poll(s))
+        return s
+
+    def _adopt(self, s: Session) -> None:
+        self.session = s
+        self.engineState.emit(self.status_text())
+
+    def _started(self, s: Session) -> None:
+        self.session = s
+        if s.accel is not None:
+            self.accel, self.accel_reason = s.accel.accel, s.accel.reason
+        self._set_state(RunState.RUNNING)
+
+    def stop_all(self) -> bool:
+        if self.session is None or self.state is RunState.STOPPING:
+            return False
+        self._set_state(RunState.STOPPING)
+        self.submit(self._stop(self.session), "Could not stop the lab",
+                    lambda _r: self._stopped())
+        return True
+
+    async def _stop(self, s: Session) -> None:
+        task, self._stats_task = self._stats_task, None
+        if task is not None:
+            task.cancel()
+        await s.down()
+
+    def _stopped(self) -> None:
+        self._pending.clear()
+        self._in_flight.clear()
+        self._debounce.stop()
+        self.session = None
+        self.node_states = {n: "stopped" for n in self.node_states}
+        self._set_state(RunState.IDLE)
+        self.progress.emit(1, 1, "")
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """At exit: stop the session (waiting for it) and the engine thread."""
+        if self.session is not None and self._engine is not None:
+            with contextlib.suppress(Exception):    # exiting anyway; the PIDs are recorded
+                self._engine.submit(self._stop(self.session)).result(timeout)
+            self.session = None
+            self.state = RunState.IDLE
+        if self._engine is not None and self._own_engine:
+            self._engine.stop()
+
+    # ---- what the session reports (engine thread) ----------------------------------
+    def _on_session_event(self, ev: SessionEvent) -> None:
+        self._post(lambda: self._handle(ev))
+
+    def _handle(self, ev: SessionEvent) -> None:
+        match ev:
+            case NodeStateChanged(node=node, state=state, reason=reason):
+                badge = BADGE[state]
+                self.node_states[node] = badge
+                self.nodeState.emit(node, badge, reason)
+                self.engineState.emit(self.status_text())
+            case Progress(done=done, total=total, message=message):
+                self.progress.emit(done, total, message)
+            case StatsUpdate(links=links):
+                for st in links:
+                    self._emit_rates(st)
+            case LinkParamsApplied(link=link, changes=changes):
+                self.linkApplied.emit(link, changes)
+            case NodeHealth(node=node, cpu_percent=cpu, rss_bytes=rss):
+                self.nodeHealth.emit(node, cpu, rss)
+            case ProcessDied(role=role, pid=pid, detail=detail):
+                self.failed.emit(f"{role} stopped unexpectedly", f"pid {pid}: {detail}")
+            case Problem(where=where, message=message):
+                self.failed.emit(f"Problem in {where}", message)
+
+    def _emit_rates(self, st: LinkStats) -> None:
+        utils = [u for u in (st.a_to_b.utilisation, st.b_to_a.utilisation) if u is not None]
+        self.linkRates.emit(st.link, st.a_to_b.bps, st.b_to_a.bps, max(utils) if utils else None)
+        self.linkStats.emit(st)
+
+    async def _poll(self, s: Session) -> None:
+        """Stats at `stats_hz` and node CPU/memory at 1 Hz, on the engine thread."""
+        period = 1.0 / self.stats_hz
+        health = HealthSampler()
+        tick = 0
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            try:
+                s.emit(await s.sample_stats())
+                if tick % max(1, round(self.stats_hz)) == 0:
+                    for ev in health.sample(s):
+                        s.emit(ev)
+            except asyncio.CancelledError:
+                raise
+            except Exception:   # a missed sample is not worth a notification
+                pass
+            tick += 1
+            await asyncio.sleep(max(0.05, period - (loop.time() - t0)))
+
+    # ---- edits of the canvas model while running -----------------------------------
+    def forward(self, event: TopologyEvent) -> None:
+        """Replay a canvas model change on the running session (Qt thread)."""
+        if self.session is None or self.state is not RunState.RUNNING:
+            return
+        s = self.session
+        match event:
+            case LinkChanged(link=link, changes=changes):
+                per_link = self._pending.setdefault(link.name, {})
+                for end, fields in changes.items():
+                    per_link.setdefault(end, {}).update(fields)
+                if not self._debounce.isActive():
+                    self._debounce.start()
+            case NodeAdded(node=node):
+                n = copy.deepcopy(node)
+                self.node_states[n.name] = "stopped"
+                self.submit(s.add_node(n), f"Could not start {n.name}", ordered=True)
+            case LinkAdded(link=link):
+                lk = copy.deepcopy(link)
+                self.submit(self._connect(s, lk), f"Could not plug in link {lk.name}",
+                            ordered=True)
+            case LinkRemoved(link=link):
+                self._pending.pop(link.name, None)
+                self.submit(s.remove_link(link.name), f"Could not unplug link {link.name}",
+                            ordered=True)
+            case NodeRemoved(node=node):
+                self.node_states.pop(node.name, None)
+                self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
+                            ordered=True)
+            case NodeRenamed(old=old, new=new):
+                self.info.emit(f"{old} is now {new} on the canvas",
+                               "The running lab keeps the old name until it is restarted.")
+
+    @staticmethod
+    async def _connect(s: Session, link: Any) -> None:
+        await s.connect(link.a.node, link.b.node, link.a.iface, link.b.iface, link.a.params,
+                        link.name)
+        if link.b.params != link.a.params:
+            diff = link.b.params.changes_from(link.a.params)
+            await s.set_link(link.name, "b", **diff)
+
+    def _flush_links(self) -> None:
+        if self.session is None:
+            return
+        for name in [n for n in self._pending if n not in self._in_flight]:
+            changes = self._pending.pop(name)
+            self._in_flight.add(name)
+            self.sent_link_updates += 1
+            self.submit(self._apply_link(self.session, name, changes),
+                        f"Could not change link {name}", ordered=True).add_done_callback(
+                lambda _f, name=name: self._post(lambda: self._link_done(name)))
+
+    @staticmethod
+    async def _apply_link(s: Session, name: str, changes: dict[str, dict[str, Any]]) -> None:
+        if changes.get("a") is not None and changes.get("a") == changes.get("b"):
+            await s.set_link(name, "both", **changes["a"])
+            return
+        for end, fields in changes.items():
+            if fields:
+                await s.set_link(name, end, **fields)   # type: ignore[arg-type]
+
+    def _link_done(self, name: str) -> None:
+        self._in_flight.discard(name)
+        if name in self._pending and not self._debounce.isActive():
+            self._debounce.start()
+
+    # ---- one-off operations --------------------------------------------------------
+    def set_link_now(self, name: str, which: str = "both", **changes: Any) -> None:
+        if self.session is not None:
+            self.submit(self.session.set_link(name, which, **changes),  # type: ignore[arg-type]
+                        f"Could not change link {name}", ordered=True)
+
+    def run_command(self, node: str, command: str, timeout: float = 60.0) -> None:
+        """Run `command` in a running machine; the result comes back as `commandDone`."""
+        if self.session is None:
+            return
+        self.submit(self.session.node(node).run(command, timeout=timeout)
+                    if node in self.session.agents else _not_running(node),
+                    f"{node}: {command}",
+                    lambda r: self.commandDone.emit(node, command, r))
+
+    def capture(self, link: str, end: str, file: Path, start: bool = True) -> None:
+        if self.session is None:
+            return
+        verb = "Capturing" if start else "Stopped capturing"
+        self.submit(self.session.capture(link, end, file, start),  # type: ignore[arg-type]
+                    f"Could not capture on {link}",
+                    lambda _r: self.info.emit(f"{verb} {link} ({end} side)", str(file)))
+
+    def start_process(self, argv: list[str], label: str, what: str) -> None:
+        """Start a helper program (terminal, Wireshark) through the session's host seam."""
+        if self.session is None:
+            return
+        s = self.session
+
+        async def start() -> None:
+            await s.host.start(argv, label=label, log_path=s.dir.logs / f"{label}.log")
+        self.submit(start(), what)
+
+    def wireshark(self, link: str, end: str, program: str) -> None:
+        """Start Wireshark on a FIFO, then tell the vswitch to capture into it."""
+        if self.session is None:
+            return
+        s = self.session
+        fifo = s.dir.root / f"capture-{link}-{end}.fifo"
+
+        async def go() -> None:
+            import os
+            if not fifo.exists():
+                os.mkfifo(fifo)
+            await s.host.start([program, "-k", "-i", str(fifo)], label=f"wireshark-{link}",
+                               log_path=s.dir.logs / f"wireshark-{link}.log")
+            await s.capture(link, end, fifo, True)   # type: ignore[arg-type]
+        self.submit(go(), f"Could not open {link} in Wireshark")
+
+
+async def _not_running(node: str) -> None:
+    raise RuntimeError(f"{node} is not a running machine")
+
+
+def _describe(err: BaseException) -> str:
+    return str(err) or type(err).__name__

@@ -33,6 +33,7 @@ from nemu_gui.notifications import Level, NotificationArea
 from nemu_gui.palette import Palette
 from nemu_gui.properties.panel import PropertiesPanel
 from nemu_gui.recent_files import RecentFiles
+from nemu_gui.run_controls import RunControls
 from nemu_gui.scene.canvas_view import CanvasView
 from nemu_gui.scene.modes import SceneMode
 from nemu_gui.scene.topology_scene import TopologyScene
@@ -70,6 +71,7 @@ class MainWindow(QMainWindow):
         self.node_palette = Palette()
         self.properties = PropertiesPanel(self.controller, self.scene)
         self.file_menu = FileMenu(self)
+        self.run_controls = RunControls(self)
         self._build()
         self._wire()
         self.resize(QSize(1280, 800))
@@ -198,6 +200,7 @@ class MainWindow(QMainWindow):
             self, "About nemu", "<b>nemu</b> — draw a network, run it as QEMU machines joined "
             "by emulated links.<br>Licensed under the GPL v3 or later."))
         self.file_menu.wire()
+        self.run_controls.install()
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -211,6 +214,7 @@ class MainWindow(QMainWindow):
             return
         self.autosaver.stop()
         self.autosaver.discard()
+        self.bridge.shutdown()
         event.accept()
 
     # ---- intents -------------------------------------------------------------------

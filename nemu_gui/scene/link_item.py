@@ -32,6 +32,8 @@ _PENS: dict[tuple[str, int, bool], QPen] = {}    # a few dozen pens shared by ev
 def _build_pen(state: str, step: int, dashed: bool) -> QPen:
     if state == "selected":
         colour, width = style.SELECTION, 3.0
+    elif state == "flash":
+        colour, width = style.DROP_FLASH, 2.0 + 4.0 * step / UTIL_STEPS
     elif state == "live":
         u = step / UTIL_STEPS
         colour, width = style.utilisation_colour(u), 2.0 + 4.0 * u
@@ -60,6 +62,7 @@ class LinkItem(QGraphicsItem):
         self.label_visible = True
         self._legible = True                   # False when zoomed out too far to read labels
         self._pen_cache: QPen | None = None
+        self.flashing = False                  # briefly red: the vswitch dropped frames
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
         self.setAcceptHoverEvents(True)
         self.setZValue(0)
@@ -97,6 +100,13 @@ class LinkItem(QGraphicsItem):
     def _rates_text(self) -> str:
         assert self.live is not None
         return rates_text(self.live[0], self.live[1], self._a_is_left())
+
+    def set_flash(self, on: bool) -> None:
+        """Drops were seen: the scene turns this on and, a moment later, off."""
+        if on != self.flashing:
+            self.flashing = on
+            self._pen_cache = None
+            self.update()
 
     def clear_rates(self) -> None:
         self.live = None
@@ -181,7 +191,8 @@ class LinkItem(QGraphicsItem):
             util = self.live[2]
             if util is None:                       # unlimited: only busy or idle
                 util = 0.05 if max(self.live[:2]) > 0 else 0.0
-            key = ("live", round(min(1.0, max(0.0, util)) * UTIL_STEPS), dashed)
+            key = ("flash" if self.flashing else "live",
+                   round(min(1.0, max(0.0, util)) * UTIL_STEPS), dashed)
         else:
             key = ("idle" if up else "down", 0, dashed)
         pen = _PENS.get(key)

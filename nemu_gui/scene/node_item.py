@@ -34,6 +34,8 @@ class NodeItem(QGraphicsItem):
         self.links: set[LinkItem] = set()
         self.state: str | None = None          # stopped/booting/running/crashed, from the engine
         self.state_detail = ""
+        self.health = ""                       # "CPU 12% · 84 MB" while running
+        self._spin = 0                         # spinner phase (degrees) while busy
         self.snap = False
         self._font = style.label_font(9.0, bold=True)
         self._badge_font = style.label_font(7.0)
@@ -70,6 +72,28 @@ class NodeItem(QGraphicsItem):
         self.state, self.state_detail = state, detail
         self._relayout()
 
+    def set_health(self, cpu_percent: float | None, rss_bytes: int | None) -> None:
+        """CPU and memory of the node's process, shown under its name (None clears)."""
+        text = "" if cpu_percent is None or rss_bytes is None else \
+            f"CPU {cpu_percent:.0f}% · {rss_bytes / 2**20:.0f} MB"
+        if text != self.health:
+            self.health = text
+            self._relayout()
+
+    def spin(self) -> None:
+        """Advance the busy spinner by one step (the scene's animation timer calls this)."""
+        self._spin = (self._spin + 30) % 360
+        self.update(self._badge_rect())
+
+    @staticmethod
+    def _badge_rect() -> QRectF:
+        return QRectF(_HALF - 12, -_HALF - 4, 16, 16)
+
+    def _health_rect(self) -> QRectF:
+        fm = QFontMetricsF(self._badge_font)
+        w = fm.horizontalAdvance(self.health) + 8
+        return QRectF(-w / 2, self._label_rect.bottom() + 1, w, fm.height() + 1)
+
     def _relayout(self) -> None:
         self.prepareGeometryChange()
         fm = QFontMetricsF(self._font)
@@ -78,6 +102,8 @@ class NodeItem(QGraphicsItem):
         self._label_rect = QRectF(-w / 2, _HALF + _LABEL_GAP, w, h)
         icon = QRectF(-_HALF, -_HALF, style.NODE_ICON, style.NODE_ICON)
         self._rect = icon.united(self._label_rect).adjusted(-4, -4, 4, 4)
+        if self.health:
+            self._rect = self._rect.united(self._health_rect().adjusted(-2, -2, 2, 2))
         if self.node.host != "local":
             self._rect = self._rect.united(self._host_badge_rect())
         self.setToolTip(self._tooltip())
@@ -98,6 +124,8 @@ class NodeItem(QGraphicsItem):
         if self.state:
             lines.append(f"state: {self.state}" + (f" ({self.state_detail})"
                                                    if self.state_detail else ""))
+        if self.health:
+            lines.append(self.health)
         if n.notes:
             lines.append(f"<i>{n.notes}</i>")
         return "<br>".join(lines)
@@ -147,9 +175,24 @@ class NodeItem(QGraphicsItem):
         # engine state badge
         if self.state is not None:
             colour = style.STATE_COLOURS.get(self.state, style.STATE_COLOURS["stopped"])
-            painter.setPen(QPen(QColor("white"), 1.5))
-            painter.setBrush(QBrush(colour))
-            painter.drawEllipse(QPointF(_HALF - 4, -_HALF + 4), 5.5, 5.5)
+            centre = QPointF(_HALF - 4, -_HALF + 4)
+            if self.state in style.BUSY_STATES:      # a spinning ring while booting
+                painter.setPen(QPen(QColor("white"), 4.0))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawEllipse(centre, 5.5, 5.5)
+                pen = QPen(colour, 2.5)
+                pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+                painter.setPen(pen)
+                ring = QRectF(centre.x() - 5.5, centre.y() - 5.5, 11, 11)
+                painter.drawArc(ring, -self._spin * 16, 270 * 16)
+            else:
+                painter.setPen(QPen(QColor("white"), 1.5))
+                painter.setBrush(QBrush(colour))
+                painter.drawEllipse(centre, 5.5, 5.5)
+        if self.health:
+            painter.setFont(self._badge_font)
+            painter.setPen(style.HINT_TEXT)
+            painter.drawText(self._health_rect(), Qt.AlignmentFlag.AlignCenter, self.health)
         # placement badge (another machine)
         if self.node.host != "local":
             painter.setFont(self._badge_font)

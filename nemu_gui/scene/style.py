@@ -28,8 +28,12 @@ UTIL_STOPS = ((0.0, QColor("#9aa5b4")), (0.05, QColor("#27ae60")), (0.6, QColor(
 KIND_STEM = {NodeKind.HOST: "h", NodeKind.ROUTER: "r", NodeKind.HUB: "hub",
              NodeKind.SWITCH: "sw", NodeKind.SLIRP: "nat"}
 
-STATE_COLOURS = {"stopped": QColor("#95a5a6"), "booting": QColor("#f1c40f"),
-                 "running": QColor("#2ecc71"), "crashed": QColor("#e74c3c")}
+STATE_COLOURS = {"stopped": QColor("#95a5a6"), "booting": QColor("#f39c12"),
+                 "stopping": QColor("#f39c12"), "running": QColor("#2ecc71"),
+                 "crashed": QColor("#e74c3c")}
+BUSY_STATES = frozenset({"booting", "stopping"})     # drawn as a spinning ring
+DROP_FLASH = QColor("#e74c3c")
+DROP_FLASH_MS = 400
 
 
 def label_font(point_size: float = 8.5, bold: bool = False) -> QFont:

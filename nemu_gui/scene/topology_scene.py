@@ -8,9 +8,10 @@ those into undoable commands.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 
-from PySide6.QtCore import QLineF, QPointF, Qt, Signal
+from PySide6.QtCore import QLineF, QPointF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -59,6 +60,10 @@ class TopologyScene(QGraphicsScene):
         self._rubber: QGraphicsLineItem | None = None
         self._link_from: NodeItem | None = None
         self._press_pos: dict[str, Pos] = {}
+        self._flash_until: dict[str, float] = {}     # link -> monotonic end of its red flash
+        self._animation = QTimer(self)               # spinners and drop flashes; idle otherwise
+        self._animation.setInterval(80)
+        self._animation.timeout.connect(self._animate)
         self.setBackgroundBrush(style.CANVAS_BG)
 
     # ---- settings ------------------------------------------------------------------
@@ -187,6 +192,45 @@ class TopologyScene(QGraphicsScene):
         item = self.nodes.get(name)
         if item is not None:
             item.set_state(state, detail)
+            if state in style.BUSY_STATES and not self._animation.isActive():
+                self._animation.start()
+
+    def set_node_health(self, name: str, cpu_percent: float, rss_bytes: int) -> None:
+        item = self.nodes.get(name)
+        if item is not None:
+            item.set_health(cpu_percent, rss_bytes)
+
+    def flash_link(self, name: str) -> None:
+        """The link dropped frames: show it red for a moment."""
+        item = self.links.get(name)
+        if item is None:
+            return
+        self._flash_until[name] = time.monotonic() + style.DROP_FLASH_MS / 1000
+        item.set_flash(True)
+        if not self._animation.isActive():
+            self._animation.start()
+
+    def clear_live(self) -> None:
+        """The lab stopped: links show their parameters again, nodes their stopped badge."""
+        for item in self.links.values():
+            item.set_flash(False)
+            item.clear_rates()
+        self._flash_until.clear()
+        for node in self.nodes.values():
+            node.set_health(None, None)
+
+    def _animate(self) -> None:
+        now = time.monotonic()
+        for name, until in list(self._flash_until.items()):
+            if until <= now:
+                del self._flash_until[name]
+                if name in self.links:
+                    self.links[name].set_flash(False)
+        busy = [n for n in self.nodes.values() if n.state in style.BUSY_STATES]
+        for n in busy:
+            n.spin()
+        if not busy and not self._flash_until:
+            self._animation.stop()
 
     # ---- selection -----------------------------------------------------------------
     def selected_nodes(self) -> list[str]:

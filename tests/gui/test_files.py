@@ -12,9 +12,9 @@ from engine import examples, topofile
 from engine.model import NodeKind
 from nemu_gui import app as app_module
 from nemu_gui.autosave import find_recoverable
-from nemu_gui.engine_bridge import NOT_AVAILABLE
 from nemu_gui.main_window import MainWindow
 from nemu_gui.notifications import Level
+from nemu_gui.run_controls import PER_NODE_TODO
 
 
 def test_save_and_reopen(make_window, tmp_path: Path) -> None:
@@ -145,10 +145,11 @@ def test_app_arguments(qtbot, tmp_path: Path) -> None:
     assert w.size().width() == 1280 and w.size().height() == 800
 
 
-def test_run_controls_wait_for_the_engine(qtbot, window: MainWindow) -> None:
+def test_run_controls_before_starting(qtbot, window: MainWindow) -> None:
     w = window
-    for act in w.acts.run_actions:
-        assert not act.isEnabled() and NOT_AVAILABLE in act.toolTip()
+    assert w.acts.start_all.isEnabled() and not w.acts.stop_all.isEnabled()
+    for act in (w.acts.start_selected, w.acts.stop_selected):
+        assert not act.isEnabled() and PER_NODE_TODO in act.toolTip()
     assert w.engine_label.text() == "engine: not started"
     w.document.replace(examples.build("two-hosts"), None)
     # the bridge's signals may come from the engine thread: they arrive queued
