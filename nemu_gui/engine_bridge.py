@@ -51,10 +51,10 @@ from engine.session.events import (
 )
 from engine.session.session import Session
 from engine.stats import LinkStats
-from nemu_gui.health import HealthSampler
 from nemu_gui.scene.topology_scene import TopologyScene
 
 NOT_AVAILABLE = "engine not available yet"
+PER_NODE_TODO = "needs per-node start/stop in the engine (Session has start/stop all only)"
 
 # engine NodeState -> the badge names the canvas knows
 BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
@@ -106,6 +106,7 @@ class EngineBridge(QObject):
         self._debounce.timeout.connect(self._flush_links)
         self._posted.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
         self.sent_link_updates = 0                      # control messages sent (tests, bench)
+        self._started_topo: Topology | None = None      # the lab as it was started
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
@@ -187,6 +188,7 @@ class EngineBridge(QObject):
         if self.state is not RunState.IDLE:
             return False
         own = topofile.loads(topofile.dumps(topology))
+        self._started_topo = topofile.loads(topofile.dumps(topology))
         self.node_states = {n.name: "stopped" for n in own.nodes}
         self._set_state(RunState.STARTING)
         self.progress.emit(0, 1, "creating the session")
@@ -214,6 +216,14 @@ class EngineBridge(QObject):
         if s.accel is not None:
             self.accel, self.accel_reason = s.accel.accel, s.accel.reason
         self._set_state(RunState.RUNNING)
+
+    def started_params(self, link: str) -> dict[str, Any] | None:
+        """The parameters `link` had when the lab started, per end (None if it did not)."""
+        t = self._started_topo
+        if self.session is None or t is None or link not in {lk.name for lk in t.links}:
+            return None
+        lk = t.link(link)
+        return {"a": lk.a.params, "b": lk.b.params}
 
     def stop_all(self) -> bool:
         if self.session is None or self.state is RunState.STOPPING:
@@ -279,23 +289,18 @@ class EngineBridge(QObject):
         self.linkStats.emit(st)
 
     async def _poll(self, s: Session) -> None:
-        """Stats at `stats_hz` and node CPU/memory at 1 Hz, on the engine thread."""
+        """Link stats at `stats_hz`, on the engine thread (the session itself reports node
+        CPU and memory as NodeHealth events)."""
         period = 1.0 / self.stats_hz
-        health = HealthSampler()
-        tick = 0
         loop = asyncio.get_running_loop()
         while True:
             t0 = loop.time()
             try:
                 s.emit(await s.sample_stats())
-                if tick % max(1, round(self.stats_hz)) == 0:
-                    for ev in health.sample(s):
-                        s.emit(ev)
             except asyncio.CancelledError:
                 raise
             except Exception:   # a missed sample is not worth a notification
                 pass
-            tick += 1
             await asyncio.sleep(max(0.05, period - (loop.time() - t0)))
 
     # ---- edits of the canvas model while running -----------------------------------

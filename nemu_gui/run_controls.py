@@ -8,17 +8,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QProgressBar
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtWidgets import QDockWidget, QLabel, QProgressBar
+from shiboken6 import isValid
 
 from engine.model import Topology
-from nemu_gui.engine_bridge import EngineBridge, RunState
+from nemu_gui.console_dock import ConsoleDock
+from nemu_gui.context_menus import CanvasMenus
+from nemu_gui.engine_bridge import PER_NODE_TODO, EngineBridge, RunState
 from nemu_gui.notifications import Level
+from nemu_gui.stats_dock import StatsDock
+from nemu_gui.summary_dock import SummaryDock
+
+__all__ = ["PER_NODE_TODO", "RunControls"]
 
 if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
 
-PER_NODE_TODO = "needs per-node start/stop in the engine (Session has start/stop all only)"
 
 
 class RunControls(QObject):
@@ -33,9 +39,19 @@ class RunControls(QObject):
         self.progress.hide()
         self.accel_label = QLabel()
         self.accel_label.setObjectName("accelLabel")
+        self.consoles = ConsoleDock(self.bridge)
+        self.stats = StatsDock()
+        self.summary = SummaryDock(window.controller, self.bridge)
+        self.menus = CanvasMenus(window)
+        self.docks: dict[str, QDockWidget] = {}
 
     def install(self) -> None:
         w, b, a = self.w, self.bridge, self.w.acts
+        self._install_docks()
+        self.menus.install()
+        b.linkStats.connect(self.stats.add)
+        self.consoles.failed.connect(lambda t, d: w.notify(t, d, Level.WARNING))
+        w.scene.selectionChanged.connect(self._follow_selection)
         sb = w.statusBar()
         sb.insertPermanentWidget(0, self.accel_label)
         sb.addPermanentWidget(self.progress)
@@ -50,10 +66,48 @@ class RunControls(QObject):
         b.progress.connect(self._on_progress)
         b.nodeState.connect(lambda *_: self._progress_tooltip())
         b.nodeHealth.connect(w.scene.set_node_health)
+        b.linkApplied.connect(w.properties.link_form.show_applied)
         b.info.connect(lambda t, d: w.notify(t, d, Level.INFO))
         w.controller.topologyEvent.connect(b.forward)
         w.controller.topologyReset.connect(self._on_reset)
         self._on_run_state(b.state)
+
+    def _install_docks(self) -> None:
+        w = self.w
+        bottom = Qt.DockWidgetArea.BottomDockWidgetArea
+        for title, widget in (("Consoles", self.consoles), ("Statistics", self.stats),
+                              ("Summary", self.summary)):
+            self.docks[title] = w._dock(title, widget, bottom)
+        w.tabifyDockWidget(self.docks["Consoles"], self.docks["Statistics"])
+        w.tabifyDockWidget(self.docks["Statistics"], self.docks["Summary"])
+        self.docks["Summary"].raise_()
+        w.resizeDocks([self.docks["Consoles"]], [230], Qt.Orientation.Vertical)
+        for act in w.menuBar().actions():
+            if act.text() == "&View" and act.menu() is not None:
+                for dock in self.docks.values():
+                    act.menu().addAction(dock.toggleViewAction())
+
+    def _follow_selection(self) -> None:
+        if not isValid(self.w.scene):       # the scene goes first when the window closes
+            return
+        links = self.w.scene.selected_links()
+        if len(links) == 1 and not self.w.scene.selected_nodes():
+            self._show_in_stats(links[0])
+
+    def _show_in_stats(self, name: str) -> None:
+        link = self.w.controller.topology.link(name)
+        self.stats.set_ends(name, link.a.node, link.b.node)
+        self.stats.show_link(name)
+
+    def plot_link(self, name: str) -> None:
+        self._show_in_stats(name)
+        self.docks["Statistics"].show()
+        self.docks["Statistics"].raise_()
+
+    def open_console(self, node: str) -> object:
+        self.docks["Consoles"].show()
+        self.docks["Consoles"].raise_()
+        return self.consoles.open(node)
 
     # ---- actions -------------------------------------------------------------------
     def start_all(self) -> bool:
@@ -63,6 +117,7 @@ class RunControls(QObject):
             return False
         for node in self.w.scene.nodes.values():
             node.set_state("stopped")
+        self.stats.clear()
         return self.bridge.start_all(t)
 
     def stop_all(self) -> bool:
@@ -81,6 +136,8 @@ class RunControls(QObject):
             self.progress.setFormat("stopping…")
         if state is RunState.IDLE:
             self.w.scene.clear_live()
+            self.consoles.lab_stopped()
+            self.w.properties.link_form.clear_applied()
         b = self.bridge
         if b.accel:
             self.accel_label.setText(b.accel.upper())

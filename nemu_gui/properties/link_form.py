@@ -88,6 +88,13 @@ class LinkForm(QWidget):
         self.up.clicked.connect(lambda on: self._edited("up", bool(on), None))
         form.addRow("State", self.up)
         layout.addLayout(form)
+        self.applied = QLabel()
+        self.applied.setObjectName("appliedNote")
+        self.applied.setWordWrap(True)
+        self.applied.setStyleSheet("color: #1e8449; font-size: 8.5pt;")
+        self.applied.hide()
+        layout.addWidget(self.applied)
+        self._applied: dict[str, dict[str, dict[str, Any]]] = {}
         layout.addStretch(1)
 
     # ---- showing -------------------------------------------------------------------
@@ -123,6 +130,32 @@ class LinkForm(QWidget):
             f.set_value(getattr(p, name))
         self.ber_mode.setCurrentText(p.ber_mode.value)
         self.up.setChecked(p.up)
+        self._show_applied()
+
+    # ---- what the running lab confirmed ---------------------------------------------
+    def show_applied(self, link: str, changes: dict[str, dict[str, Any]]) -> None:
+        """The engine confirmed these parameters (vswitch values) for `link`."""
+        per_link = self._applied.setdefault(link, {})
+        for end, fields in changes.items():
+            per_link.setdefault(end, {}).update(fields)
+        self._show_applied()
+
+    def clear_applied(self) -> None:
+        self._applied.clear()
+        self._show_applied()
+
+    def _show_applied(self) -> None:
+        per_link = self._applied.get(self.link_name or "")
+        if not per_link or self.link_name is None:
+            self.applied.hide()
+            return
+        link = self.controller.topology.link(self.link_name)
+        lines = []
+        for end, fields in sorted(per_link.items()):
+            src, dst = (link.a.node, link.b.node) if end == "a" else (link.b.node, link.a.node)
+            lines.append(f"{src} → {dst}: " + applied_summary(fields))
+        self.applied.setText("✓ running lab: " + "<br>".join(lines))
+        self.applied.show()
 
     def _params(self, link: Link) -> DirectionParams:
         return link.b.params if self.which == "b" else link.a.params
@@ -149,3 +182,19 @@ class LinkForm(QWidget):
             field_widget.clear_error()
         self.controller.set_link_params(self.link_name, self.which, merge_key=merge_key,
                                         **{field: value})
+
+
+def applied_summary(fields: dict[str, Any]) -> str:
+    """The vswitch's confirmed values, in the form's words: '2 Mbit/s, 10 ms, loss 1 %'."""
+    parts = []
+    if "bandwidth" in fields:
+        parts.append(units.format_bandwidth(fields["bandwidth"]))
+    if "delay" in fields:
+        parts.append(units.format_duration(int(fields["delay"])))
+    if fields.get("jitter"):
+        parts.append(f"± {units.format_duration(int(fields['jitter']))}")
+    if fields.get("loss"):
+        parts.append(f"loss {units.format_percent(float(fields['loss']))}")
+    if fields.get("up") is False:
+        parts.append("down")
+    return ", ".join(parts) or "applied"

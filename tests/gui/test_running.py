@@ -8,16 +8,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from pathlib import Path
 
 import psutil
 import pytest
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication
 
-from engine import examples
+from engine import examples, units
+from engine.model import NodeKind
 from nemu_gui.app import configure
 from nemu_gui.engine_bridge import RunState
 from nemu_gui.main_window import MainWindow
+from nemu_gui.properties.scales import BANDWIDTH
 from nemu_gui.scene import style
 
 pytestmark = pytest.mark.qemu
@@ -98,3 +101,124 @@ def test_traffic_turns_the_link_label_into_rates_and_colour(qtbot, lab: MainWind
     assert util is not None and util > 0.5
     assert link._pen().color() == style.utilisation_colour(round(min(1.0, util) * 20) / 20)
     assert link._pen().widthF() > 4.0
+
+
+def test_bandwidth_slider_applies_live_debounced_and_confirmed(qtbot, lab: MainWindow) -> None:
+    w = lab
+    w.scene.select(links=["h1-h2"])
+    form = w.properties.link_form
+    assert form.link_name == "h1-h2" and form.which == "both"
+    slider = form.fields["bandwidth"].slider
+    assert slider is not None
+    applied: list[tuple[str, dict]] = []
+    w.bridge.linkApplied.connect(lambda name, ch: applied.append((name, ch)))
+    sent_before = w.bridge.sent_link_updates
+    target = BANDWIDTH.to_pos(2_000_000)
+    slider.setSliderDown(True)
+    start = slider.value()
+    for i in range(1, 31):                               # a quick drag: 30 steps
+        slider.setValue(start + (target - start) * i // 30)
+    slider.setSliderDown(False)
+    final = BANDWIDTH.from_pos(target)
+    _wait(qtbot, lambda: any(ch.get("a", {}).get("bandwidth") == final
+                             and ch.get("b", {}).get("bandwidth") == final
+                             for _n, ch in applied), 10000)
+    assert w.bridge.sent_link_updates - sent_before <= 3      # debounced: no flood
+    assert w.controller.topology.link("h1-h2").a.params.bandwidth == final
+    assert w.bridge.session is not None
+    assert w.bridge.session.topo.link("h1-h2").b.params.bandwidth == final
+    _wait(qtbot, lambda: units.format_bandwidth(final) in form.applied.text(), 5000)
+    assert form.applied.isVisible()
+
+
+def test_console_tab_shows_a_shell_prompt_and_runs_what_is_typed(qtbot, lab: MainWindow) -> None:
+    w = lab
+    menu = w.run_controls.menus.node_menu("h1")
+    console = next(a for a in menu.actions() if a.text() == "Console")
+    assert console.isEnabled()
+    console.trigger()
+    tab = w.run_controls.consoles.tabs["h1"]
+    _wait(qtbot, lambda: "h1:/#" in tab.terminal.text(), 20000)
+    tab.send(b"echo nemu-$((6*7))\r")
+    _wait(qtbot, lambda: "nemu-42" in tab.terminal.text(), 20000)
+    assert w.run_controls.docks["Consoles"].isVisible()
+
+
+def test_summary_lists_interfaces_with_planned_addresses_and_state(qtbot, lab: MainWindow) -> None:
+    summary = lab.run_controls.summary
+    _wait(qtbot, lambda: summary.visible_rows()[0][:7]
+          == ["h1", "host", "running", "eth0", "10.0.0.1/24", "h1-h2", "h2.eth0"], 5000)
+    summary.filter.setText("10.0.0.2")
+    assert [r[0] for r in summary.visible_rows()] == ["h2"]
+    summary.filter.setText("")
+
+
+def test_link_menu_down_up_reset_capture_and_plot(qtbot, lab: MainWindow,
+                                                  tmp_path: Path) -> None:
+    w = lab
+    menus = w.run_controls.menus
+    applied: list[dict] = []
+    w.bridge.linkApplied.connect(lambda _n, ch: applied.append(ch))
+
+    def act(text: str) -> None:
+        menu = menus.link_menu("h1-h2")
+        next(a for a in menu.actions() if a.text() == text).trigger()
+
+    act("Set Link Down")
+    _wait(qtbot, lambda: any(ch.get("a", {}).get("up") is False for ch in applied), 10000)
+    assert w.bridge.session is not None and not w.bridge.session.topo.link("h1-h2").a.params.up
+    r = w.bridge.session
+    act("Set Link Up")
+    _wait(qtbot, lambda: r.topo.link("h1-h2").a.params.up, 10000)
+    act("Reset Parameters")                 # the slider test left 2 Mbit/s: back to 10
+    _wait(qtbot, lambda: r.topo.link("h1-h2").a.params.bandwidth == 10_000_000, 10000)
+    assert w.controller.topology.link("h1-h2").b.params.bandwidth == 10_000_000
+
+    pcap = tmp_path / "h1-h2.pcap"
+    menus.capture("h1-h2", "a", pcap)
+    _wait(qtbot, lambda: pcap.exists(), 10000)
+    with qtbot.waitSignal(w.bridge.commandDone, timeout=30000):
+        w.bridge.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
+    menus.stop_capture("h1-h2", "a")
+    _wait(qtbot, lambda: pcap.stat().st_size > 24 + 3 * 100, 10000)   # header + 3 pings
+
+    act("Plot")
+    stats = w.run_controls.stats
+    assert stats.link == "h1-h2" and w.run_controls.docks["Statistics"].isVisible()
+    _wait(qtbot, lambda: len(stats.history.get("h1-h2", ())) > 4, 10000)
+    rows = stats.export_csv(tmp_path / "stats.csv")
+    lines = (tmp_path / "stats.csv").read_text().splitlines()
+    assert lines[0].startswith("time_s,link,a_to_b_bps") and len(lines) == rows + 1
+
+
+def test_hot_plug_a_host_drawn_while_running_then_delete_it(qtbot, lab: MainWindow) -> None:
+    w = lab
+    s = w.bridge.session
+    assert s is not None
+    name = w.controller.add_node(NodeKind.HOST, (0.0, 150.0))
+    assert name == "h3"
+    link = w.controller.connect_nodes("h1", "h3")
+    assert link is not None
+    _wait(qtbot, lambda: w.scene.nodes["h3"].state == "running")
+    _wait(qtbot, lambda: (link, "a") in s.wiring.taps, 30000)
+    pid = s.process("h3").pid                   # type: ignore[union-attr]
+    assert psutil.pid_exists(pid)
+    w.scene.select(["h3"])
+    w.acts.delete.trigger()
+    _wait(qtbot, lambda: "h3" not in s.states and (link, "a") not in s.wiring.taps, 30000)
+    _wait(qtbot, lambda: not psutil.pid_exists(pid)
+          or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE, 10000)
+    assert [lk.name for lk in s.topo.links] == ["h1-h2"]
+
+
+def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
+    w = lab
+    pids = _pids(w)
+    assert len(pids) == 3
+    w.acts.stop_all.trigger()
+    _wait(qtbot, lambda: w.bridge.state is RunState.IDLE, 30000)
+    assert w.scene.nodes["h1"].state == "stopped"
+    assert w.scene.links["h1-h2"].live is None
+    assert w.acts.start_all.isEnabled() and not w.acts.stop_all.isEnabled()
+    for p in pids:
+        assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE

@@ -1,0 +1,113 @@
+"""The topology summary dock: one row per interface (node, kind, state, address, link, peer,
+parameters), filterable by any text.
+
+Rows are rebuilt from the canvas model shortly after it changes (one rebuild per burst of
+events); the state column follows the engine. Addresses are the running lab's plan when there
+is one (it fills in addresses the file leaves out), else the file's.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
+from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import QHeaderView, QLineEdit, QTableView, QVBoxLayout, QWidget
+
+from nemu_gui.controller import Controller
+from nemu_gui.engine_bridge import EngineBridge
+from nemu_gui.scene import style
+from nemu_gui.scene.link_text import link_summary
+
+COLUMNS = ("Node", "Kind", "State", "Interface", "Address", "Link", "Peer", "Parameters")
+
+
+class SummaryDock(QWidget):
+    def __init__(self, controller: Controller, bridge: EngineBridge,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller, self.bridge = controller, bridge
+        self.model = QStandardItemModel(0, len(COLUMNS), self)
+        self.model.setHorizontalHeaderLabels(list(COLUMNS))
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setFilterKeyColumn(-1)
+        self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        self.filter = QLineEdit()
+        self.filter.setPlaceholderText("Filter: node, address, link, state…")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.textChanged.connect(self.proxy.setFilterFixedString)
+        self.table = QTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        self.table.setAlternatingRowColors(True)
+        self.table.verticalHeader().hide()
+        self.table.setSelectionBehavior(QTableView.SelectionBehavior.SelectRows)
+        self.table.setEditTriggers(QTableView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode
+                                                           .ResizeToContents)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.filter)
+        lay.addWidget(self.table, 1)
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self.rebuild)
+        controller.topologyEvent.connect(lambda _e: self.schedule())
+        controller.topologyReset.connect(lambda _t: self.schedule())
+        bridge.nodeState.connect(lambda *_: self.schedule())
+        bridge.runStateChanged.connect(lambda _s: self.schedule())
+        self.rebuild()
+
+    def schedule(self) -> None:
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def _addresses(self, node: str) -> dict[str, str]:
+        s = self.bridge.session
+        if s is not None:
+            with contextlib.suppress(Exception):       # the engine thread may be changing it
+                p = s.plans.get(node)
+                if p is not None:
+                    return {k: str(v) for k, v in dict(p.addresses).items()}
+        return {}
+
+    def rebuild(self) -> None:
+        t = self.controller.topology
+        states = self.bridge.node_states
+        rows: list[list[Any]] = []
+        for node in t.nodes:
+            planned = self._addresses(node.name)
+            state = states.get(node.name, "")
+            ifaces = node.interfaces or [None]
+            for iface in ifaces:
+                if iface is None:
+                    rows.append([node.name, node.kind.value, state, "", "", "", "", ""])
+                    continue
+                link = t.link_at(node.name, iface.name)
+                peer = params = ""
+                if link is not None:
+                    other = link.b if link.a.node == node.name else link.a
+                    peer = f"{other.node}.{other.iface}"
+                    params = link_summary(link, link.a.node == node.name)
+                addr = planned.get(iface.name) or (str(iface.address) if iface.address else "")
+                rows.append([node.name, node.kind.value, state, iface.name, addr,
+                             link.name if link else "", peer, params])
+        self.model.setRowCount(0)
+        for row in rows:
+            items = [QStandardItem(str(v)) for v in row]
+            colour = style.STATE_COLOURS.get(str(row[2]))
+            if colour is not None:
+                items[2].setForeground(QColor(colour).darker(130))
+            self.model.appendRow(items)
+
+    def visible_rows(self) -> list[list[str]]:
+        """The rows the filter lets through, as shown (tests, exports)."""
+        out = []
+        for r in range(self.proxy.rowCount()):
+            out.append([self.proxy.index(r, c).data() or "" for c in range(len(COLUMNS))])
+        return out

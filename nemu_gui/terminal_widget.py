@@ -1,0 +1,176 @@
+"""A terminal emulator widget: pyte keeps the screen, this widget paints it and sends keys.
+
+It knows nothing about sockets: bytes come in through `feed()`, and whatever the user types
+(or the emulator must answer, such as a cursor position report) leaves through `sendData`.
+Colours (16, 256 and true colour), bold, reverse video and the cursor are drawn; resizing
+changes the emulated screen (the serial console cannot be told, so that part is best effort).
+"""
+
+from __future__ import annotations
+
+import pyte
+from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontDatabase,
+    QFontMetricsF,
+    QKeyEvent,
+    QPainter,
+    QPaintEvent,
+    QResizeEvent,
+)
+from PySide6.QtWidgets import QWidget
+
+BACKGROUND = QColor("#1e2329")
+FOREGROUND = QColor("#d8dee9")
+CURSOR = QColor("#f5c542")
+NAMED = {
+    "black": "#2e3440", "red": "#e06c75", "green": "#98c379", "brown": "#e5c07b",
+    "yellow": "#e5c07b", "blue": "#61afef", "magenta": "#c678dd", "cyan": "#56b6c2",
+    "white": "#d8dee9", "brightblack": "#5c6370", "brightred": "#ff7b86",
+    "brightgreen": "#b5e890", "brightbrown": "#ffd68a", "brightyellow": "#ffd68a",
+    "brightblue": "#82c4ff", "brightmagenta": "#e59cff", "brightcyan": "#7fdbe6",
+    "brightwhite": "#ffffff",
+}
+
+_KEYS = {
+    Qt.Key.Key_Return: b"\r", Qt.Key.Key_Enter: b"\r", Qt.Key.Key_Backspace: b"\x7f",
+    Qt.Key.Key_Tab: b"\t", Qt.Key.Key_Escape: b"\x1b",
+    Qt.Key.Key_Up: b"\x1b[A", Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C",
+    Qt.Key.Key_Left: b"\x1b[D", Qt.Key.Key_Home: b"\x1b[H", Qt.Key.Key_End: b"\x1b[F",
+    Qt.Key.Key_Delete: b"\x1b[3~", Qt.Key.Key_PageUp: b"\x1b[5~",
+    Qt.Key.Key_PageDown: b"\x1b[6~", Qt.Key.Key_Insert: b"\x1b[2~",
+}
+
+
+class _Screen(pyte.Screen):
+    """A pyte screen whose answers to the remote side go to `reply`."""
+
+    def __init__(self, columns: int, lines: int) -> None:
+        super().__init__(columns, lines)
+        self.reply: list[bytes] = []
+
+    def write_process_input(self, data: str) -> None:
+        self.reply.append(data.encode())
+
+
+def colour(name: str, default: QColor) -> QColor:
+    if name == "default":
+        return default
+    if name in NAMED:
+        return QColor(NAMED[name])
+    if len(name) == 6:
+        return QColor(f"#{name}")
+    return default
+
+
+class TerminalWidget(QWidget):
+    sendData = Signal(bytes)
+
+    def __init__(self, columns: int = 80, lines: int = 24, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.screen = _Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.screen)
+        font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
+        font.setPointSizeF(10.0)
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        self.setFont(font)
+        self._bold = QFont(font)
+        self._bold.setBold(True)
+        fm = QFontMetricsF(font)
+        self.cell_w = max(1.0, fm.horizontalAdvance("M"))
+        self.cell_h = max(1.0, fm.height())
+        self._ascent = fm.ascent()
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setMinimumSize(int(self.cell_w * 20), int(self.cell_h * 4))
+
+    # ---- data in and out ---------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        self.stream.feed(data)
+        if self.screen.reply:
+            replies, self.screen.reply = self.screen.reply, []
+            for r in replies:
+                self.sendData.emit(r)
+        self.update()
+
+    def text(self) -> str:
+        """What the screen shows, one line per row (trailing blanks trimmed)."""
+        return "\n".join(line.rstrip() for line in self.screen.display)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        data = _KEYS.get(Qt.Key(event.key()))
+        mods = event.modifiers()
+        if data is None and mods & Qt.KeyboardModifier.ControlModifier:
+            k = event.key()
+            if Qt.Key.Key_A.value <= k <= Qt.Key.Key_Z.value:
+                data = bytes([k - Qt.Key.Key_A.value + 1])
+            elif k == Qt.Key.Key_BracketRight.value:
+                data = b"\x1d"
+        if data is None and event.text():
+            data = event.text().encode()
+        if data is None:
+            super().keyPressEvent(event)
+            return
+        if mods & Qt.KeyboardModifier.AltModifier and not data.startswith(b"\x1b"):
+            data = b"\x1b" + data
+        self.sendData.emit(data)
+
+    def focusNextPrevChild(self, _next: bool) -> bool:
+        return False                       # Tab belongs to the shell
+
+    # ---- geometry ----------------------------------------------------------------------
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        cols = max(20, int(self.width() // self.cell_w))
+        rows = max(4, int(self.height() // self.cell_h))
+        if (cols, rows) != (self.screen.columns, self.screen.lines):
+            self.screen.resize(rows, cols)
+        super().resizeEvent(event)
+
+    # ---- painting ----------------------------------------------------------------------
+    def paintEvent(self, event: QPaintEvent) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), BACKGROUND)
+        cw, ch = self.cell_w, self.cell_h
+        buf = self.screen.buffer
+        for y in range(self.screen.lines):
+            row = buf[y]
+            x = 0
+            while x < self.screen.columns:      # one run of characters with one look
+                c = row[x]
+                key = (c.fg, c.bg, c.bold, c.reverse)
+                start = x
+                chars = [c.data]
+                x += 1
+                while x < self.screen.columns:
+                    n = row[x]
+                    if (n.fg, n.bg, n.bold, n.reverse) != key:
+                        break
+                    chars.append(n.data)
+                    x += 1
+                text = "".join(chars)
+                fg = colour(c.fg, FOREGROUND)
+                bg = colour(c.bg, BACKGROUND)
+                if c.reverse:
+                    fg, bg = bg, fg
+                rect = QRectF(start * cw, y * ch, (x - start) * cw, ch)
+                if bg != BACKGROUND:
+                    p.fillRect(rect, bg)
+                if text.strip():
+                    p.setFont(self._bold if c.bold else self.font())
+                    p.setPen(fg)
+                    p.drawText(rect.adjusted(0, 0, cw, 0),
+                               Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
+        cur = self.screen.cursor
+        if not self.screen.cursor.hidden:
+            r = QRectF(cur.x * cw, cur.y * ch, cw, ch)
+            if self.hasFocus():
+                p.fillRect(r, CURSOR)
+                ch_data = buf[cur.y][cur.x].data
+                p.setPen(BACKGROUND)
+                p.drawText(r, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, ch_data)
+            else:
+                p.setPen(CURSOR)
+                p.drawRect(r.adjusted(0, 0, -1, -1))
+        p.end()
