@@ -20,7 +20,7 @@ from engine.errors import NemuError
 from engine.images.paths import recipes_dir
 
 # Bump when the builder changes what it produces from the same recipe.
-BUILD_FORMAT = 5
+BUILD_FORMAT = 7
 
 
 class RecipeError(NemuError):

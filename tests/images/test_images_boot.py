@@ -158,7 +158,7 @@ def test_nic_models_virtio_e1000_rtl8139(images: dict[str, Image], tmp_path: Pat
                 out = await run_ok(m, f"basename $(readlink /sys/class/net/eth{i}/device/driver)"
                                       f"; cat /sys/class/net/eth{i}/address")
                 drv, mac = out.split()
-                assert mac == mac_for("n", i)
+                assert mac == mac_for("n", i), (i, drv, out)
                 drivers[i] = drv
             assert drivers[0] == "virtio_net" and drivers[1] == "e1000"
             assert drivers[2] in ("8139cp", "8139too")
