@@ -86,10 +86,10 @@ async def main() -> int:
             accels.append(kvm)
         else:
             print(f"KVM not measured: {kvm.reason}")
-    print(f"{'image':8s} {'size MiB':>9s} {'MB':>6s}  kernel+initrd+base.qcow2")
+    print(f"{'image':8s} {'size MiB':>9s} {'MB':>6s}  vmlinuz + initrd.gz + base.qcow2 (MiB)")
     for img in images.values():
-        parts = " + ".join(f"{p.stat().st_size / 2**20:.1f}"
-                           for p in (img.kernel, img.initrd, img.disk))
+        parts = " + ".join(f"{p.stat().st_size / 2**20:.1f}" for p in (
+            img.directory / "vmlinuz", img.directory / "initrd.gz", img.disk))
         print(f"{img.name:8s} {img.size_bytes() / 2**20:9.1f} {img.size_bytes() / 1e6:6.1f}  "
               f"{parts}")
     print()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import sys
 import time
 from typing import Any
@@ -33,6 +34,10 @@ def register(sub: Any) -> None:
     pa.add_argument("name", metavar="NAME")
     pa.add_argument("--file", choices=("dir", "kernel", "initrd", "disk"), default="dir")
     pa.set_defaults(func=cmd_path)
+
+    c = isub.add_parser("clean", help="delete cached images of older recipe versions")
+    c.add_argument("--all", action="store_true", help="delete every built image")
+    c.set_defaults(func=cmd_clean)
 
     d = sub.add_parser("doctor", help="check KVM (or why TCG) and the tools nemu needs")
     d.set_defaults(func=cmd_doctor)
@@ -112,6 +117,18 @@ def cmd_path(args: argparse.Namespace) -> int:
     target = {"dir": image.directory, "kernel": image.kernel, "initrd": image.initrd,
               "disk": image.disk}[args.file]
     print(target)
+    return 0
+
+
+def cmd_clean(args: argparse.Namespace) -> int:
+    current = {str(image_dir(load_recipe(n))) for n in available_recipes()}
+    freed = 0
+    for img in built_images():
+        if args.all or str(img.directory) not in current:
+            freed += sum(p.stat().st_size for p in img.directory.iterdir() if p.is_file())
+            shutil.rmtree(img.directory)
+            print(f"deleted {img.directory}")
+    print(f"freed {freed / 2**20:.1f} MiB")
     return 0
 
 

@@ -35,3 +35,20 @@ def test_doctor_reports_accelerator_and_tools(capsys):
     for tool in ("qemu-system-x86_64", "qemu-img", "mke2fs", "dpkg-deb", "apt-get"):
         assert tool in out
     assert rc == (1 if "MISSING" in out else 0)
+
+
+def test_clean_keeps_current_images(capsys, monkeypatch, tmp_path):
+    import json
+
+    from engine.images import load_recipe
+    monkeypatch.setenv("NEMU_CACHE_DIR", str(tmp_path))   # never touch the real cache here
+    manifest = {"name": "host", "cmdline": "", "memory_mb": 128, "kernel_version": "6",
+                "packages": [], "built_at": 0}
+    current = tmp_path / "images" / f"host-{load_recipe('host').hash()}"
+    old = tmp_path / "images" / "host-0123456789abcdef"
+    for d, h in ((current, load_recipe("host").hash()), (old, "0123456789abcdef")):
+        d.mkdir(parents=True)
+        (d / "manifest.json").write_text(json.dumps({**manifest, "hash": h}))
+    assert main(["images", "clean"]) == 0
+    assert "deleted" in capsys.readouterr().out
+    assert current.exists() and not old.exists()
