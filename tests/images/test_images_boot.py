@@ -181,3 +181,37 @@ def test_overlay_changes_persist_per_node(images: dict[str, Image], tmp_path: Pa
             assert res.exitcode == 1
     asyncio.run(main())
     assert image.disk.stat().st_mtime_ns == base_before
+
+
+def test_ssh_login_with_the_configured_key(images: dict[str, Image], tmp_path: Path):
+    """dropbear accepts the node configuration's key; QEMU forwards 127.0.0.1 only."""
+    import socket
+
+    host = LocalHost()
+    key = tmp_path / "id_ed25519"
+    asyncio.run(host.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)]))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mac = mac_for("s1", 0)
+    cfg = NodeConfig(hostname="s1", interfaces=[InterfaceConfig("eth0", mac, ["10.0.2.15/24"])],
+                     ssh_keys=[(tmp_path / "id_ed25519.pub").read_text()], services=["ssh"])
+
+    async def main() -> None:
+        node = tmp_path / "s1"
+        spec = await prepare_node(host, "s1", node, images["host"], await choose_accel(host), cfg,
+                                  [NicSpec(mac, "user,restrict=on,net=10.0.2.0/24,"
+                                                f"hostfwd=tcp:127.0.0.1:{port}-10.0.2.15:22")])
+        machine = GuestMachine(host, spec)
+        try:
+            await machine.start(agent_timeout=180)
+            await run_ok(machine, "for i in $(seq 50); do nc -z 127.0.0.1 22 && exit 0; "
+                                  "sleep 0.2; done; exit 1")
+            res = await host.run(["ssh", "-i", str(key), "-p", str(port), "-o", "BatchMode=yes",
+                                  "-o", "StrictHostKeyChecking=no",
+                                  "-o", f"UserKnownHostsFile={tmp_path / 'known_hosts'}",
+                                  "root@127.0.0.1", "hostname; id -u"], timeout=60)
+            assert res.text.split() == ["s1", "0"]
+        finally:
+            await machine.stop()
+    asyncio.run(main())
