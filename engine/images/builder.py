@@ -274,6 +274,10 @@ class Builder:
     async def _kernel_tree(self, kdeb: Path, busybox: Path) -> Path:
         """The unpacked kernel package with its module index, cached per package file."""
         tree = cache_dir() / "kernels" / kdeb.stem
+        with _lock(tree.parent, kdeb.stem):   # builds of other images share this tree
+            return await self._kernel_tree_locked(tree, kdeb, busybox)
+
+    async def _kernel_tree_locked(self, tree: Path, kdeb: Path, busybox: Path) -> Path:
         if (tree / ".complete").exists():
             if not (tree / "vmlinux").exists() and not (tree / ".no-pvh").exists():
                 self._make_vmlinux(tree, kmods.kernel_version(tree))
