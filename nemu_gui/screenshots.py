@@ -1,7 +1,8 @@
 """Render the designer's screenshots for the docs: ``python -m nemu_gui.screenshots [OUTDIR]``.
 
 Runs offscreen (no display needed) at the default 1280x800 window size and writes PNGs to
-OUTDIR (default ``docs/images``). Every picture is the real window on a real example lab.
+OUTDIR (default ``docs/images``). Every picture is the real window on a real example lab; the
+running pictures boot the two-host example as real QEMU machines (``--no-lab`` skips them).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 
 SHOTS = ("designer-star.png", "designer-link-properties.png", "designer-empty.png",
          "designer-bad-file.png")
+RUNNING_SHOTS = ("running-rates-stats.png", "running-console.png")
 
 
 def _settle(app: object, ms: int = 150) -> None:
@@ -23,7 +25,7 @@ def _settle(app: object, ms: int = 150) -> None:
     loop.exec()
 
 
-def render(outdir: Path) -> list[Path]:
+def render(outdir: Path, running: bool = True) -> list[Path]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
@@ -81,13 +83,71 @@ def render(outdir: Path) -> list[Path]:
 
         for name, prepare in zip(SHOTS, (star, link, empty, bad_file), strict=True):
             shot(name, prepare)
+        if running:
+            written += render_running(app, outdir, settings, Path(tmp))
+    return written
+
+
+def _wait_for(app: object, cond: Callable[[], bool], timeout_s: float) -> bool:
+    import time
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if cond():
+            return True
+        _settle(app, 100)
+    return False
+
+
+def render_running(app: object, outdir: Path, settings: object, tmp: Path) -> list[Path]:
+    """Boot the two-host example for real, push traffic, and photograph the live window."""
+    from engine import examples
+    from nemu_gui.engine_bridge import RunState
+    from nemu_gui.main_window import MainWindow
+
+    os.environ.setdefault("NEMU_SESSIONS", str(tmp / "sessions"))
+    w = MainWindow(settings, tmp / "recovery-run", topology=examples.two_hosts())  # type: ignore[arg-type]
+    w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
+    written: list[Path] = []
+    try:
+        w.show()
+        w.view.fit_all()
+        w.acts.start_all.trigger()
+        if not _wait_for(app, lambda: w.bridge.state is RunState.RUNNING, 120):
+            raise RuntimeError("the lab did not start")
+        w.bridge.run_command("h2", "iperf3 -s -D")
+        _settle(app, 1000)
+        w.bridge.run_command("h1", "iperf3 -c 10.0.0.2 -t 30 -b 7M", timeout=60)
+        w.bridge.run_command("h2", "ping -i 0.2 -c 100 -s 1000 10.0.0.1", timeout=60)
+        _settle(app, 6000)
+        w.run_controls.plot_link("h1-h2")
+        w.view.fit_all()
+        _settle(app, 5000)
+        path = outdir / RUNNING_SHOTS[0]
+        w.grab().save(str(path))
+        written.append(path)
+        tab = w.run_controls.open_console("h1")
+        _settle(app, 1500)
+        if tab is not None:
+            tab.send(b"ip -br addr; ping -c 3 10.0.0.2\r")   # type: ignore[attr-defined]
+        _settle(app, 4000)
+        path = outdir / RUNNING_SHOTS[1]
+        w.grab().save(str(path))
+        written.append(path)
+    finally:
+        w.bridge.stop_all()
+        _wait_for(app, lambda: w.bridge.state is RunState.IDLE, 30)
+        w.bridge.shutdown()
+        w.controller.undo_stack.setClean()
+        w.close()
     return written
 
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    running = "--no-lab" not in args
+    args = [a for a in args if a != "--no-lab"]
     outdir = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "docs" / "images"
-    for path in render(outdir):
+    for path in render(outdir, running):
         print(path)
     return 0
 
