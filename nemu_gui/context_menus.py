@@ -9,6 +9,7 @@ action goes through the controller (edits, so undo and the running lab follow) o
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,10 +106,9 @@ class CanvasMenus(QObject):
         capture.setEnabled(running)
         for end, src, dst in (("a", link.a.node, link.b.node), ("b", link.b.node, link.a.node)):
             if (name, end) in self.captures:
-                capture.addAction(f"Stop capturing {src} → {dst}",
-                                  lambda end=end: self.stop_capture(name, end))
+                capture.addAction(f"Stop capturing {src} → {dst}", self._stopper(name, end))
             else:
-                capture.addAction(f"{src} → {dst}…", lambda end=end: self.ask_capture(name, end))
+                capture.addAction(f"{src} → {dst}…", self._asker(name, end))
         shark = shutil.which("wireshark")
         ws = menu.addAction("Open in Wireshark",
                             lambda: w.bridge.wireshark(name, "a", shark or "wireshark"))
@@ -124,6 +124,12 @@ class CanvasMenus(QObject):
         menu.addSeparator()
         menu.addAction("Properties", lambda: self._select(links=[name]))
         return menu
+
+    def _stopper(self, link: str, end: str) -> Callable[[], None]:
+        return lambda: self.stop_capture(link, end)
+
+    def _asker(self, link: str, end: str) -> Callable[[], None]:
+        return lambda: self.ask_capture(link, end)
 
     def ask_capture(self, link: str, end: str) -> None:
         s = self.w.bridge.session
@@ -153,7 +159,7 @@ class CanvasMenus(QObject):
                 want = started[end] if started else DirectionParams()
                 diff = want.changes_from(link.end(end).params)
                 if diff:
-                    w.controller.set_link_params(name, end, **diff)   # type: ignore[arg-type]
+                    w.controller.set_link_params(name, end, **diff)
         finally:
             w.controller.undo_stack.endMacro()
 

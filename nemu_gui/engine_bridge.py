@@ -351,9 +351,12 @@ class EngineBridge(QObject):
             changes = self._pending.pop(name)
             self._in_flight.add(name)
             self.sent_link_updates += 1
-            self.submit(self._apply_link(self.session, name, changes),
-                        f"Could not change link {name}", ordered=True).add_done_callback(
-                lambda _f, name=name: self._post(lambda: self._link_done(name)))
+            fut = self.submit(self._apply_link(self.session, name, changes),
+                              f"Could not change link {name}", ordered=True)
+            fut.add_done_callback(self._link_done_callback(name))
+
+    def _link_done_callback(self, name: str) -> Callable[[object], None]:
+        return lambda _f: self._post(lambda: self._link_done(name))
 
     @staticmethod
     async def _apply_link(s: Session, name: str, changes: dict[str, dict[str, Any]]) -> None:

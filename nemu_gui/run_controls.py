@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QProgressBar
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
 from engine.model import Topology
@@ -83,9 +83,10 @@ class RunControls(QObject):
         self.docks["Summary"].raise_()
         w.resizeDocks([self.docks["Consoles"]], [230], Qt.Orientation.Vertical)
         for act in w.menuBar().actions():
-            if act.text() == "&View" and act.menu() is not None:
+            menu = act.menu()
+            if act.text() == "&View" and isinstance(menu, QMenu):
                 for dock in self.docks.values():
-                    act.menu().addAction(dock.toggleViewAction())
+                    menu.addAction(dock.toggleViewAction())
 
     def _follow_selection(self) -> None:
         if not isValid(self.w.scene):       # the scene goes first when the window closes

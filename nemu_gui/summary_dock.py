@@ -83,11 +83,9 @@ class SummaryDock(QWidget):
         for node in t.nodes:
             planned = self._addresses(node.name)
             state = states.get(node.name, "")
-            ifaces = node.interfaces or [None]
-            for iface in ifaces:
-                if iface is None:
-                    rows.append([node.name, node.kind.value, state, "", "", "", "", ""])
-                    continue
+            if not node.interfaces:
+                rows.append([node.name, node.kind.value, state, "", "", "", "", ""])
+            for iface in node.interfaces:
                 link = t.link_at(node.name, iface.name)
                 peer = params = ""
                 if link is not None:

@@ -70,8 +70,8 @@ class TerminalWidget(QWidget):
 
     def __init__(self, columns: int = 80, lines: int = 24, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.screen = _Screen(columns, lines)
-        self.stream = pyte.ByteStream(self.screen)
+        self.term = _Screen(columns, lines)
+        self.stream = pyte.ByteStream(self.term)
         font = QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont)
         font.setPointSizeF(10.0)
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -89,15 +89,15 @@ class TerminalWidget(QWidget):
     # ---- data in and out ---------------------------------------------------------------
     def feed(self, data: bytes) -> None:
         self.stream.feed(data)
-        if self.screen.reply:
-            replies, self.screen.reply = self.screen.reply, []
+        if self.term.reply:
+            replies, self.term.reply = self.term.reply, []
             for r in replies:
                 self.sendData.emit(r)
         self.update()
 
     def text(self) -> str:
         """What the screen shows, one line per row (trailing blanks trimmed)."""
-        return "\n".join(line.rstrip() for line in self.screen.display)
+        return "\n".join(line.rstrip() for line in self.term.display)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         data = _KEYS.get(Qt.Key(event.key()))
@@ -124,8 +124,8 @@ class TerminalWidget(QWidget):
     def resizeEvent(self, event: QResizeEvent) -> None:
         cols = max(20, int(self.width() // self.cell_w))
         rows = max(4, int(self.height() // self.cell_h))
-        if (cols, rows) != (self.screen.columns, self.screen.lines):
-            self.screen.resize(rows, cols)
+        if (cols, rows) != (self.term.columns, self.term.lines):
+            self.term.resize(rows, cols)
         super().resizeEvent(event)
 
     # ---- painting ----------------------------------------------------------------------
@@ -133,17 +133,17 @@ class TerminalWidget(QWidget):
         p = QPainter(self)
         p.fillRect(self.rect(), BACKGROUND)
         cw, ch = self.cell_w, self.cell_h
-        buf = self.screen.buffer
-        for y in range(self.screen.lines):
+        buf = self.term.buffer
+        for y in range(self.term.lines):
             row = buf[y]
             x = 0
-            while x < self.screen.columns:      # one run of characters with one look
+            while x < self.term.columns:      # one run of characters with one look
                 c = row[x]
                 key = (c.fg, c.bg, c.bold, c.reverse)
                 start = x
                 chars = [c.data]
                 x += 1
-                while x < self.screen.columns:
+                while x < self.term.columns:
                     n = row[x]
                     if (n.fg, n.bg, n.bold, n.reverse) != key:
                         break
@@ -162,8 +162,8 @@ class TerminalWidget(QWidget):
                     p.setPen(fg)
                     p.drawText(rect.adjusted(0, 0, cw, 0),
                                Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop, text)
-        cur = self.screen.cursor
-        if not self.screen.cursor.hidden:
+        cur = self.term.cursor
+        if not self.term.cursor.hidden:
             r = QRectF(cur.x * cw, cur.y * ch, cw, ch)
             if self.hasFocus():
                 p.fillRect(r, CURSOR)
