@@ -24,13 +24,15 @@ from pathlib import Path
 
 from engine.errors import NemuError
 from engine.hosts import Host, ProcessHandle, ProcessState
-from engine.images.accel import QEMU, AccelChoice
+from engine.images.accel import AccelChoice
 from engine.images.builder import READY_FILE, Image
 from engine.images.disk import create_overlay
 from engine.images.guest_agent import GuestAgent, GuestAgentError
 from engine.images.node_config import FW_CFG_NAME, NodeConfig
+from engine.model import Storage
+from engine.qemu.argv import NIC_DEVICE, qemu_binary, storage_args
 
-NIC_MODELS = {"virtio": "virtio-net-pci", "e1000": "e1000", "rtl8139": "rtl8139"}
+NIC_MODELS = {model.value: device for model, device in NIC_DEVICE.items()}
 _SOCKET_MAX = 100  # sun_path is 108 bytes
 
 
@@ -70,12 +72,17 @@ class MachineSpec:
     qmp_socket: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     ready_file: str | None = None     # a nemu image's "configured" marker, read via the agent
+    cpus: int = 1
+    arch: str = "x86_64"              # selects qemu-system-<arch> (legacy guests: i386...)
+    storages: list[Storage] = field(default_factory=list)   # the seed paper's extra storages
 
 
 def qemu_argv(spec: MachineSpec) -> list[str]:
-    """The full qemu-system-x86_64 argv for a node."""
-    argv = [QEMU, "-name", f"nemu-{spec.name}", "-M", "pc", *spec.accel.qemu_args(),
-            "-m", str(spec.memory_mb), "-nodefaults", "-no-user-config", "-display", "none",
+    """The full QEMU argv for a node (the one builder of machine command lines)."""
+    machine = ["-M", "pc"] if spec.arch in ("x86_64", "i386") else []
+    argv = [qemu_binary(spec.arch), "-name", f"nemu-{spec.name}", *machine,
+            *spec.accel.qemu_args(), "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
+            "-nodefaults", "-no-user-config", "-display", "none",
             "-drive", f"if=none,id=root,file={spec.disk},format=qcow2,discard=unmap",
             "-device", "virtio-blk-pci,drive=root"]
     if spec.kernel is not None:
@@ -101,7 +108,9 @@ def qemu_argv(spec: MachineSpec) -> list[str]:
             raise BootError(f"node {spec.name}: NIC model {nic.model!r} is not one of "
                             f"{', '.join(NIC_MODELS)}")
         argv += ["-netdev", f"{nic.netdev},id=net{i}",
-                 "-device", f"{NIC_MODELS[nic.model]},netdev=net{i},mac={nic.mac}"]
+                 "-device", f"{NIC_MODELS[nic.model]},netdev=net{i},mac={nic.mac},id=nic{i}"]
+    for i, storage in enumerate(spec.storages):
+        argv += storage_args(storage, i)
     return argv + spec.extra_args
 
 

@@ -1,9 +1,9 @@
-"""QEMU command lines, built from plain specs (pure functions, unit-tested argument by argument).
+"""Pieces of QEMU command lines (pure functions, unit-tested argument by argument).
 
-Every machine gets: a QMP socket (control), a serial console on a unix socket with a
-scroll-back log, a guest-agent channel on virtio-serial, and one NIC per interface whose
-backend is a `-netdev stream` unix socket *QEMU listens on*; the vswitch connects to it. That
-way a restarted vswitch (or a restarted QEMU) is simply reconnected by the vswitch.
+Machines' full command lines are built by `engine.images.qemu_boot.qemu_argv` from these
+pieces: NIC device models, the binary for an architecture, the seed paper's storages. Every NIC
+backend is a `-netdev stream` unix socket *QEMU listens on*; the vswitch connects to it, so a
+restarted vswitch (or a restarted QEMU) is simply reconnected by the vswitch.
 
 A slirp node is a QEMU with no machine at all (`-M none`): its user-mode network and its
 stream socket are joined by a QEMU hub, the seed paper's "empty QEMU" trick.
@@ -12,7 +12,7 @@ stream socket are joined by a QEMU hub, the seed paper's "empty QEMU" trick.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from engine.model import NicModel, Storage, StorageKind
@@ -26,54 +26,12 @@ QEMU_BINARY = {"x86_64": "qemu-system-x86_64", "i386": "qemu-system-i386",
                "ppc": "qemu-system-ppc", "ppc64": "qemu-system-ppc64"}
 
 
-@dataclass(frozen=True)
-class NicSpec:
-    iface: str
-    mac: str
-    socket: Path                      # unix socket QEMU listens on; the vswitch connects
-    model: NicModel = NicModel.VIRTIO
-
-
-@dataclass(frozen=True)
-class BootSpec:
-    """How the guest boots: a kernel + initramfs (built images) or a disk's own loader."""
-
-    kernel: Path | None = None
-    initrd: Path | None = None
-    append: str = ""
-
-
-@dataclass(frozen=True)
-class MachineSpec:
-    name: str
-    disk: Path                        # the node's own copy-on-write overlay (qcow2)
-    qmp_socket: Path
-    console_socket: Path
-    console_log: Path
-    agent_socket: Path
-    boot: BootSpec = field(default_factory=BootSpec)
-    arch: str = "x86_64"
-    memory: int = 128                 # MiB
-    cpus: int = 1
-    accel: str = "tcg"                # "kvm" or "tcg"
-    nics: Sequence[NicSpec] = ()
-    storages: Sequence[Storage] = ()
-    config: Path | None = None        # the node's configuration, seen by the guest in fw_cfg
-
-
 def qemu_binary(arch: str) -> str:
     return QEMU_BINARY.get(arch, f"qemu-system-{arch}")
 
 
 def _unix_server(chardev_id: str, path: Path, extra: str = "") -> list[str]:
     return ["-chardev", f"socket,id={chardev_id},path={path},server=on,wait=off{extra}"]
-
-
-def netdev_args(nic: NicSpec, index: int) -> list[str]:
-    """The backend and device of one NIC; also usable for hot-plug through QMP."""
-    nd = f"net{index}"
-    return ["-netdev", f"stream,id={nd},server=on,addr.type=unix,addr.path={nic.socket}",
-            "-device", f"{NIC_DEVICE[nic.model]},netdev={nd},mac={nic.mac},id=nic{index}"]
 
 
 def storage_args(s: Storage, index: int) -> list[str]:
@@ -90,37 +48,6 @@ def storage_args(s: Storage, index: int) -> list[str]:
     if s.kind is StorageKind.NBD:
         return ["-drive", f"file={s.source},format=raw,if=virtio,id=st{index}{ro}"]
     return ["-drive", f"file={s.source},if=virtio,id=st{index}{ro}"]
-
-
-def machine_argv(spec: MachineSpec) -> list[str]:
-    accel = "kvm" if spec.accel == "kvm" else "tcg,tb-size=64"
-    argv = [qemu_binary(spec.arch),
-            "-name", f"{spec.name},process=nemu-{spec.name}",
-            "-nodefaults", "-no-user-config", "-display", "none", "-vga", "none",
-            "-accel", accel, "-m", str(spec.memory), "-smp", str(spec.cpus)]
-    if spec.accel == "kvm":
-        argv += ["-cpu", "host"]
-    if spec.boot.kernel:
-        argv += ["-kernel", str(spec.boot.kernel)]
-        if spec.boot.initrd:
-            argv += ["-initrd", str(spec.boot.initrd)]
-        if spec.boot.append:
-            argv += ["-append", spec.boot.append]
-    argv += ["-drive", f"file={spec.disk},format=qcow2,if=virtio,cache=writeback,id=root"]
-    if spec.config:
-        argv += ["-fw_cfg", f"name=opt/nemu/config,file={spec.config}"]
-    argv += [*_unix_server("qmp", spec.qmp_socket), "-mon", "chardev=qmp,mode=control"]
-    argv += _unix_server("console", spec.console_socket,
-                         f",logfile={spec.console_log},logappend=on")
-    argv += ["-serial", "chardev:console"]
-    argv += _unix_server("qga", spec.agent_socket)
-    argv += ["-device", "virtio-serial-pci,id=vser",
-             "-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0"]
-    for i, nic in enumerate(spec.nics):
-        argv += netdev_args(nic, i)
-    for i, s in enumerate(spec.storages):
-        argv += storage_args(s, i)
-    return argv
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,10 @@ async def prepare_machine(host: Host, node: Node, plan: MachinePlan, node_dir: P
     """The node's overlay (made once, kept across restarts), config file and QEMU spec."""
     nics = [NicSpec(plan.macs[i.name], nic_netdev(nic_socket[i.name]),
                     node.nic.value if node.nic else "virtio") for i in node.interfaces]
-    return await prepare_node(host, node.name, node_dir, image, accel,
+    spec = await prepare_node(host, node.name, node_dir, image, accel,
                               config=node_config(node, plan), nics=nics,
                               memory_mb=node.memory)
+    spec.cpus = node.cpus or 1
+    spec.arch = node.arch or "x86_64"
+    spec.storages = list(node.storages)
+    return spec

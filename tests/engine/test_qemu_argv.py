@@ -2,24 +2,17 @@
 
 from pathlib import Path
 
-from engine.model import NicModel, Storage, StorageKind
-from engine.qemu.argv import (
-    BootSpec,
-    MachineSpec,
-    NicSpec,
-    PortForward,
-    machine_argv,
-    qemu_binary,
-    slirp_argv,
-    storage_args,
-)
+from engine.images.accel import AccelChoice
+from engine.images.qemu_boot import MachineSpec, NicSpec, qemu_argv
+from engine.model import Storage, StorageKind
+from engine.qemu.argv import PortForward, qemu_binary, slirp_argv, storage_args
 
 D = Path("/s")
+TCG = AccelChoice("tcg", "test")
 
 
 def spec(**kw) -> MachineSpec:
-    base = dict(name="h1", disk=D / "h1.qcow2", qmp_socket=D / "q", console_socket=D / "c",
-                console_log=D / "c.log", agent_socket=D / "a")
+    base = dict(name="h1", disk=D / "h1.qcow2", agent_socket=D / "a", accel=TCG)
     base.update(kw)
     return MachineSpec(**base)
 
@@ -29,43 +22,32 @@ def pairs(argv: list[str]) -> list[tuple[str, str]]:
             and not argv[i + 1].startswith("-")]
 
 
-def test_machine_basics_tcg():
-    argv = machine_argv(spec(memory=96, cpus=2))
-    assert argv[0] == "qemu-system-x86_64"
+def test_machine_cpus_arch_and_storages_from_the_model():
+    argv = qemu_argv(spec(cpus=2, arch="i386", storages=[
+        Storage(StorageKind.VIRTFS, "/srv", True, "share")]))
+    assert argv[0] == "qemu-system-i386"
     p = pairs(argv)
-    assert ("-accel", "tcg,tb-size=64") in p and ("-m", "96") in p and ("-smp", "2") in p
-    assert "-cpu" not in argv
-    assert ("-drive", "file=/s/h1.qcow2,format=qcow2,if=virtio,cache=writeback,id=root") in p
-    assert ("-mon", "chardev=qmp,mode=control") in p
-    assert ("-chardev", "socket,id=console,path=/s/c,server=on,wait=off,logfile=/s/c.log,"
-            "logappend=on") in p
-    assert ("-serial", "chardev:console") in p
-    assert ("-device", "virtserialport,chardev=qga,name=org.qemu.guest_agent.0") in p
+    assert ("-smp", "2") in p
+    assert ("-virtfs", "local,path=/srv,mount_tag=share,security_model=none,id=fs0,"
+            "readonly=on") in p
 
 
-def test_kvm_uses_host_cpu():
-    argv = machine_argv(spec(accel="kvm"))
-    assert ("-accel", "kvm") in pairs(argv) and ("-cpu", "host") in pairs(argv)
-
-
-def test_kernel_boot_and_config_in_fw_cfg():
-    argv = machine_argv(spec(boot=BootSpec(Path("/k"), Path("/i"), "console=ttyS0 quiet"),
-                             config=D / "config"))
-    p = pairs(argv)
-    assert ("-kernel", "/k") in p and ("-initrd", "/i") in p
-    assert ("-append", "console=ttyS0 quiet") in p
-    assert ("-fw_cfg", "name=opt/nemu/config,file=/s/config") in p
-
-
-def test_nics_each_model_listen_on_their_socket():
-    nics = [NicSpec("eth0", "52:54:00:00:00:01", D / "eth0.sock"),
-            NicSpec("eth1", "52:54:00:00:00:02", D / "eth1.sock", NicModel.E1000),
-            NicSpec("eth2", "52:54:00:00:00:03", D / "eth2.sock", NicModel.RTL8139)]
-    p = pairs(machine_argv(spec(nics=nics)))
-    assert ("-netdev", "stream,id=net0,server=on,addr.type=unix,addr.path=/s/eth0.sock") in p
+def test_nics_of_every_model_carry_ids_for_hot_plug():
+    nics = [NicSpec("52:54:00:00:00:01", "stream,server=on,addr.type=unix,addr.path=/s/e0"),
+            NicSpec("52:54:00:00:00:02", "stream,server=on,addr.type=unix,addr.path=/s/e1",
+                    "e1000"),
+            NicSpec("52:54:00:00:00:03", "stream,server=on,addr.type=unix,addr.path=/s/e2",
+                    "rtl8139")]
+    p = pairs(qemu_argv(spec(nics=nics)))
+    assert ("-netdev", "stream,server=on,addr.type=unix,addr.path=/s/e0,id=net0") in p
     assert ("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,id=nic0") in p
     assert ("-device", "e1000,netdev=net1,mac=52:54:00:00:00:02,id=nic1") in p
     assert ("-device", "rtl8139,netdev=net2,mac=52:54:00:00:00:03,id=nic2") in p
+
+
+def test_architectures():
+    assert qemu_binary("i386") == "qemu-system-i386"
+    assert qemu_binary("sparc64") == "qemu-system-sparc64"
 
 
 def test_storages_of_the_seed_paper():
@@ -77,12 +59,6 @@ def test_storages_of_the_seed_paper():
         "-drive", "file=/t.sqfs,format=raw,if=virtio,readonly=on,id=st2"]
     assert storage_args(Storage(StorageKind.NBD, "nbd://127.0.0.1:10809/x"), 3)[1].startswith(
         "file=nbd://127.0.0.1:10809/x,format=raw")
-
-
-def test_architectures():
-    assert qemu_binary("i386") == "qemu-system-i386"
-    assert machine_argv(spec(arch="i386"))[0] == "qemu-system-i386"
-    assert qemu_binary("sparc64") == "qemu-system-sparc64"
 
 
 def test_slirp_forwards():

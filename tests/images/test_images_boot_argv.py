@@ -41,9 +41,9 @@ def test_argv_has_kernel_config_agent_console_and_nics(tmp_path):
     assert any(a == "-chardev" and f"path={tmp_path / 'agent.sock'},server=on,wait=off" in b
                for a, b in p)
     assert ("-serial", "chardev:con0") in p
-    assert ("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01") in p
-    assert ("-device", "e1000,netdev=net1,mac=52:54:00:00:00:02") in p
-    assert ("-device", "rtl8139,netdev=net2,mac=52:54:00:00:00:03") in p
+    assert ("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,id=nic0") in p
+    assert ("-device", "e1000,netdev=net1,mac=52:54:00:00:00:02,id=nic1") in p
+    assert ("-device", "rtl8139,netdev=net2,mac=52:54:00:00:00:03,id=nic2") in p
     assert ("-netdev", "socket,connect=127.0.0.1:5000,id=net1") in p
 
 

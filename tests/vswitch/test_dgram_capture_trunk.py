@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import os
-import shutil
 import socket
 import struct
 import subprocess
@@ -97,7 +96,6 @@ def test_dgram_without_remote_answers_last_sender(arun, peer_cls, tmp_sock_dir, 
     arun(body)
 
 
-@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark not installed")
 def test_capture_read_by_tshark(arun, tmp_sock_dir, peer_cls, eth, tmp_path) -> None:  # type: ignore[no-untyped-def]
     pcap = str(tmp_path / "a.pcap")
 
