@@ -125,7 +125,7 @@ def _at(where: str, key: str) -> str:
 
 
 NODE_KEYS = {"kind", "interfaces", "image", "memory", "cpus", "nic", "arch", "storages", "host",
-             "pos", "services", "notes"}
+             "pos", "services", "notes", "forwards"}
 PARAM_KEYS = set(DirectionParams.__dataclass_fields__)
 
 
@@ -172,6 +172,10 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
         fields[key] = r.typed(d, key, where, str)
     fields["host"] = r.typed(d, "host", where, str, "local")
     fields["notes"] = r.typed(d, "notes", where, str, "")
+    forwards = r.typed(d, "forwards", where, list, [])
+    if not all(isinstance(f, str) for f in forwards):
+        r.fail(_at(where, "forwards"), "expected a list of 'tcp:2222:h1:22' strings")
+    fields["forwards"] = [str(f) for f in forwards]
     pos = d.get("pos", [0.0, 0.0])
     if (not isinstance(pos, list) or len(pos) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)):
@@ -371,6 +375,8 @@ def _node_doc(node: Node) -> dict[str, Any]:
         d["services"] = node.services
     if node.notes:
         d["notes"] = node.notes
+    if node.forwards:
+        d["forwards"] = list(node.forwards)
     d["pos"] = [node.pos[0], node.pos[1]]
     return d
 

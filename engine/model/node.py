@@ -98,6 +98,31 @@ class Interface:
             raise TopologyError(f"vlan {self.vlan} must be between 1 and 4094", "vlan")
 
 
+@dataclass(frozen=True)
+class Forward:
+    """An outside port on 127.0.0.1 that reaches a machine behind a slirp NAT."""
+
+    protocol: str
+    host_port: int
+    node: str
+    guest_port: int
+
+
+def parse_forward(text: str, where: str = "forwards") -> Forward:
+    """'tcp:2222:h1:22' -> Forward; says what is wrong otherwise."""
+    parts = text.split(":") if isinstance(text, str) else []
+    if len(parts) != 4 or parts[0] not in ("tcp", "udp"):
+        raise TopologyError(f"{text!r} must read PROTOCOL:HOSTPORT:NODE:GUESTPORT, e.g. "
+                            "'tcp:2222:h1:22'", where)
+    try:
+        host_port, guest_port = int(parts[1]), int(parts[3])
+    except ValueError:
+        raise TopologyError(f"{text!r}: ports must be numbers", where) from None
+    if not (1 <= host_port <= 65535 and 1 <= guest_port <= 65535):
+        raise TopologyError(f"{text!r}: ports must be between 1 and 65535", where)
+    return Forward(parts[0], host_port, parts[2], guest_port)
+
+
 DEFAULT_IMAGE = {NodeKind.HOST: "host", NodeKind.ROUTER: "router"}
 
 
@@ -118,6 +143,7 @@ class Node:
     pos: tuple[float, float] = (0.0, 0.0)
     services: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: str = ""
+    forwards: list[str] = field(default_factory=list)   # slirp: "tcp:2222:h1:22" (inward)
 
     def __post_init__(self) -> None:
         if not NAME_RE.match(self.name):
@@ -154,6 +180,10 @@ class Node:
                 raise TopologyError(f"interface {n!r} is declared twice", "interfaces")
         if self.kind is NodeKind.SLIRP and len(self.interfaces) > 1:
             raise TopologyError("a slirp has a single interface", "interfaces")
+        if self.forwards and self.kind is not NodeKind.SLIRP:
+            raise TopologyError("only a slirp forwards ports", "forwards")
+        for i, text in enumerate(self.forwards):
+            parse_forward(text, f"forwards[{i}]")
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)

@@ -29,7 +29,7 @@ from engine.model.events import (
     TopologyEvent,
 )
 from engine.model.link import End, Endpoint, Link
-from engine.model.node import NAME_RE, Interface, Node, NodeKind
+from engine.model.node import NAME_RE, Interface, Node, NodeKind, parse_forward
 from engine.model.params import DirectionParams
 
 LINK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,79}$")
@@ -380,6 +380,12 @@ class Topology:
                         f"{end.label} is used by link {seen_if[key]} too",
                         f"links[{i}].{which}.iface"))
                 seen_if[key] = link.name
+        for i, node in enumerate(self.nodes):
+            for j, text in enumerate(node.forwards):
+                target = parse_forward(text).node
+                if not self.has_node(target) or not self.node(target).kind.is_machine:
+                    problems.append(TopologyError(f"{node.name} forwards to {target!r}, which "
+                                                  "is not a machine", f"nodes[{i}].forwards[{j}]"))
         problems += self._address_problems()
         problems += self._fabric_loops()
         return problems

@@ -28,9 +28,10 @@ from engine.images.builder import Builder, Image, find_image
 from engine.images.guest_agent import ExecResult, GuestAgent
 from engine.images.qemu_boot import GuestMachine, socket_dir
 from engine.model import DirectionParams, End, Link, NicModel, Node, NodeKind, Topology
-from engine.plan.addressing import MachinePlan, plan
+from engine.model.node import parse_forward
+from engine.plan.addressing import SLIRP_NET, MachinePlan, plan
 from engine.plan.wiring import DevicePlan, Wiring, add_link, plan_wiring, vswitch_changes
-from engine.qemu.argv import NIC_DEVICE, slirp_argv
+from engine.qemu.argv import NIC_DEVICE, PortForward, slirp_argv
 from engine.qemu.qmp import Qmp
 from engine.session.directory import SessionDir, create_session_dir, find_session
 from engine.session.events import (
@@ -263,8 +264,19 @@ class Session:
         sock = self.nic_socket(name, "")
         with contextlib.suppress(FileNotFoundError):
             sock.unlink()
-        proc = await self.host.start(slirp_argv(name, sock, self.dir.socket(f"{name}.qmp")),
-                                     label=f"slirp {name}", log_path=log)
+        forwards = []
+        for text in self.topo.node(name).forwards:
+            f = parse_forward(text)
+            plan_of = self.plans.get(f.node, MachinePlan(f.node))
+            addrs = [a for a in plan_of.addresses.values() if a.ip in SLIRP_NET]
+            if not addrs:
+                raise SessionError(f"{name}: cannot forward to {f.node}: it has no address "
+                                   "behind this NAT")
+            forwards.append(PortForward(f.protocol, f.host_port, str(addrs[0].ip),
+                                        f.guest_port))
+        proc = await self.host.start(
+            slirp_argv(name, sock, self.dir.socket(f"{name}.qmp"), forwards),
+            label=f"slirp {name}", log_path=log)
         self.registry.add(self._role(name), proc)
         for _ in range(200):
             if sock.exists():

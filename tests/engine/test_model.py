@@ -289,3 +289,23 @@ def test_meta_changes_name_check_and_subgraph():
     assert [n.name for n in sub.nodes] == ["h1", "h2"] and [x.name for x in sub.links] == ["h1-h2"]
     sub.update_node("h1", memory=512)
     assert t.node("h1").memory == 128
+
+
+@pytest.mark.parametrize(("forwards", "why"), [
+    (["tcp:2222:h1"], "must read PROTOCOL:HOSTPORT:NODE:GUESTPORT"),
+    (["sctp:2222:h1:22"], "must read"),
+    (["tcp:http:h1:22"], "ports must be numbers"),
+    (["tcp:70000:h1:22"], "between 1 and 65535"),
+])
+def test_forward_refusals(forwards, why):
+    with pytest.raises(TopologyError, match=why):
+        Node("nat", NodeKind.SLIRP, [Interface("nat0")], forwards=forwards)
+
+
+def test_only_a_slirp_forwards_and_to_a_machine():
+    with pytest.raises(TopologyError, match="only a slirp forwards"):
+        Node("h", NodeKind.HOST, forwards=["tcp:1:h:2"])
+    t = Topology()
+    t.add_node(Node("nat", NodeKind.SLIRP, [Interface("nat0")], forwards=["tcp:2222:sw:22"]))
+    t.add_node(Node("sw", NodeKind.SWITCH))
+    assert any("not a machine" in e.message for e in t.validate())

@@ -39,6 +39,10 @@ GOOD = textwrap.dedent("""\
       interfaces: [eth0, eth1]
       services:
         ospf: {area: 0}
+    - name: nat
+      kind: slirp
+      interfaces: [nat0]
+      forwards: ['tcp:2222:r1:22']
     - name: sw
       kind: switch
       interfaces:
@@ -76,6 +80,7 @@ def test_every_field_loads():
     assert h1.pos == (1.5, -2.0)
     assert t.node("r1").services == {"ospf": {"area": 0}}
     assert t.node("sw").interfaces[0].vlan == 10
+    assert t.node("nat").forwards == ["tcp:2222:r1:22"]
     up = t.link("up")
     assert up.a.params.bandwidth == 1_000_000 and up.b.params.bandwidth == 8_000_000
     assert up.a.params.loss == 0 and up.b.params.loss == 0.5
@@ -155,6 +160,8 @@ nodes:
      "lab.yaml: nodes[2].memory: a switch is not a machine"),
     (BASE + "- {name: x, kind: host, host: lab9}\n",
      "lab.yaml: nodes[2].host: node x is placed on unknown machine 'lab9'"),
+    (BASE + "- {name: x, kind: host, forwards: [tcp:1:h1:2]}\n",
+     "lab.yaml: nodes[2].forwards: only a slirp forwards ports"),
     (BASE + "- {name: x, kind: host, storages: [{kind: floppy, source: a}]}\n",
      "lab.yaml: nodes[2].storages[0].kind: unknown storage kind 'floppy'"),
     (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, delay: -5ms}\n",
