@@ -21,6 +21,14 @@ from nemu_gui.main_window import MainWindow
 from nemu_gui.scene.canvas_view import CanvasView
 
 
+@pytest.fixture(autouse=True)
+def _empty_clipboard_after(qapp):
+    """Qt's offscreen clipboard still owning mime data when Python tears the application down
+    crashes the interpreter at exit (status 139 after every test passed): empty it each time."""
+    yield
+    QApplication.clipboard().clear()
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path):
     created: list[MainWindow] = []
