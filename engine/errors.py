@@ -83,3 +83,7 @@ class ToolMissingError(HostError):
         self.package = package
         hint = f" (install the Debian package `{package}`)" if package else ""
         super().__init__(f"{host}: `{tool}` is not installed{hint}")
+
+
+class SessionError(NemuError):
+    """A session operation that cannot be done; names the node or link."""

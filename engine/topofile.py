@@ -116,8 +116,8 @@ class _Reader:
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
-    return {dict: "a mapping", list: "a list", str: f"text {value!r}"}.get(
-        type(value), f"{type(value).__name__} {value!r}")
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: f"text {value!r}"}
+    return names.get(type(value), f"{type(value).__name__} {value!r}")
 
 
 def _at(where: str, key: str) -> str:

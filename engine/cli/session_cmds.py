@@ -176,14 +176,14 @@ def cmd_status(args: argparse.Namespace) -> int:
     async def go() -> Session:
         return await Session.attach(str(sdir.root))
 
-    s = asyncio.run(go())
+    session = asyncio.run(go())
     print(f"session {sdir.name}: {sdir.read_state().get('status', 'created')}, "
-          f"{(s.accel.accel.upper() if s.accel else '')}")
-    for node in s.topo.nodes:
-        proc = s.process(node.name) if node.kind.is_machine or node.kind.value == "slirp" \
-            else s.registry.get("vswitch")
+          f"{(session.accel.accel.upper() if session.accel else '')}")
+    for node in session.topo.nodes:
+        proc = session.process(node.name) if node.kind.is_machine or node.kind.value == "slirp" \
+            else session.registry.get("vswitch")
         extra = ""
-        if proc is not None and s.host.state(proc) is ProcessState.RUNNING:
+        if proc is not None and session.host.state(proc) is ProcessState.RUNNING:
             try:
                 p = psutil.Process(proc.pid)
                 extra = f"pid {proc.pid}, {p.memory_info().rss / 2**20:.0f} MiB"
@@ -191,7 +191,8 @@ def cmd_status(args: argparse.Namespace) -> int:
                 pass
         elif proc is not None:
             extra = f"pid {proc.pid} is gone"
-        print(f"  {node.name:12s} {node.kind.value:7s} {s.states[node.name].value:8s} {extra}")
+        state = session.states[node.name].value
+        print(f"  {node.name:12s} {node.kind.value:7s} {state:8s} {extra}")
     return 0
 
 

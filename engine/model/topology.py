@@ -77,7 +77,8 @@ class Topology:
 
     def node(self, name: str) -> Node:
         try:
-            return self.graph.nodes[name]["node"]  # type: ignore[no-any-return]
+            node: Node = self.graph.nodes[name]["node"]
+            return node
         except KeyError:
             raise TopologyError(f"no node named {name!r}") from None
 
@@ -256,7 +257,8 @@ class Topology:
         """Replace the whole parameter set of one direction (or both): what undo needs."""
         link = self.link(name)
         ends: list[End] = ["a", "b"] if which == "both" else [which]
-        diff = {e: d for e in ends if (d := params.changes_from(link.end(e).params))}
+        diff: dict[str, dict[str, Any]] = {
+            e: d for e in ends if (d := params.changes_from(link.end(e).params))}
         if not diff:
             return link
         new = link.with_params(which, params)

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.model import DirectionParams, Link, NodeKind, Topology
+from engine.model import DirectionParams, End, Link, NodeKind, Topology
 
+ENDS: tuple[End, End] = ("a", "b")
 SocketOf = Callable[[str, str], Path]   # (node, iface) -> unix socket path
 
 
@@ -104,24 +105,24 @@ def plan_wiring(topo: Topology, socket_of: SocketOf, patch_socket: Callable[[str
 def add_link(w: Wiring, topo: Topology, link: Link, socket_of: SocketOf,
              patch_socket: Callable[[str], Path]) -> None:
     """Add one link to a wiring (used at start and when a link is hot-added)."""
-    kinds = {e: topo.node(link.end(e).node).kind for e in ("a", "b")}  # type: ignore[arg-type]
+    kinds = {e: topo.node(link.end(e).node).kind for e in ENDS}
     fabric = {e for e, k in kinds.items() if k.is_fabric}
-    seed = {e: direction_seed(topo.seed, link.name, e) for e in ("a", "b")}
-    params = {e: vswitch_params(link.end(e).params, seed[e])  # type: ignore[arg-type]
-              for e in ("a", "b")}
+    seed = {e: direction_seed(topo.seed, link.name, e) for e in ENDS}
+    params = {e: vswitch_params(link.end(e).params, seed[e])
+              for e in ENDS}
     if not fabric:
         dev = DevicePlan(link_device_name(link), "link")
-        for e in ("a", "b"):
-            end = link.end(e)  # type: ignore[arg-type]
+        for e in ENDS:
+            end = link.end(e)
             dev.ports.append(PortPlan(e, connect_to(socket_of(end.node, end.iface)),
                                       {"in": params[e]}))
             w.taps[(link.name, e)] = Tap(dev.name, e, "in")
         w.devices[dev.name] = dev
         return
-    for e in ("a", "b"):
-        end = link.end(e)  # type: ignore[arg-type]
-        other_e = "b" if e == "a" else "a"
-        other = link.end(other_e)  # type: ignore[arg-type]
+    for e in ENDS:
+        end = link.end(e)
+        other_e: End = "b" if e == "a" else "a"
+        other = link.end(other_e)
         if e not in fabric:
             continue
         if other_e in fabric:

@@ -30,6 +30,6 @@ class LinkStatsReader:
                 sample = CounterSample(t, int(d["frames"]), int(d["bytes"]), dict(d["drops"]),
                                        int(d["queue_frames"]), int(d["queue_bytes"]))
                 meter = self._meters.setdefault((link.name, e), RateMeter())
-                rates[e] = meter.update(sample, link.end(e).params.bandwidth)  # type: ignore[arg-type]
+                rates[e] = meter.update(sample, link.end(e).params.bandwidth)
             out.append(LinkStats(link.name, t, rates["a"], rates["b"]))
         return out

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import psutil
 
 from engine import topofile
-from engine.errors import NemuError, TopologyErrors
+from engine.errors import SessionError, TopologyErrors
 from engine.fabric import VSwitchFabric
 from engine.hosts import LocalHost
 from engine.hosts.base import Host, ProcessHandle, ProcessState
@@ -27,12 +27,11 @@ from engine.images.accel import AccelChoice, choose_accel
 from engine.images.builder import Builder, Image, find_image
 from engine.images.guest_agent import ExecResult, GuestAgent
 from engine.images.qemu_boot import GuestMachine, socket_dir
-from engine.model import DirectionParams, End, Link, NicModel, Node, NodeKind, Topology
+from engine.model import End, NodeKind, Topology
 from engine.model.node import parse_forward
 from engine.plan.addressing import SLIRP_NET, MachinePlan, plan
-from engine.plan.wiring import DevicePlan, Wiring, add_link, plan_wiring, vswitch_changes
-from engine.qemu.argv import NIC_DEVICE, PortForward, slirp_argv
-from engine.qemu.qmp import Qmp
+from engine.plan.wiring import Wiring, plan_wiring, vswitch_changes
+from engine.qemu.argv import PortForward, slirp_argv
 from engine.session.directory import SessionDir, create_session_dir, find_session
 from engine.session.events import (
     LinkParamsApplied,
@@ -45,14 +44,11 @@ from engine.session.events import (
     StatsUpdate,
 )
 from engine.session.linkstats import LinkStatsReader
+from engine.session.live_edit import LiveEditing
 from engine.session.machines import prepare_machine
 from engine.session.registry import ProcessRegistry
 
 Listener = Callable[[SessionEvent], None]
-
-
-class SessionError(NemuError):
-    """A session operation that cannot be done; names the node or link."""
 
 
 @dataclass
@@ -78,7 +74,7 @@ class NodeControl:
         await (await self._ready()).write_file(path, data)
 
 
-class Session:
+class Session(LiveEditing):
     def __init__(self, topo: Topology, sdir: SessionDir, host: Host | None = None,
                  accel: AccelChoice | None = None) -> None:
         self.topo = topo
@@ -364,7 +360,7 @@ class Session:
         applied: dict[str, dict[str, Any]] = {}
         if self.fabric.client is not None:
             for e in ("a", "b"):
-                diff = after.end(e).params.changes_from(before.end(e).params)  # type: ignore[arg-type]
+                diff = after.end(e).params.changes_from(before.end(e).params)
                 if diff:
                     tap = self.wiring.taps[(name, e)]
                     applied[e] = await self.fabric.set_direction(tap, vswitch_changes(diff))
@@ -384,148 +380,6 @@ class Session:
             self.emit(update)
             yield update
             await asyncio.sleep(max(0.0, period - (time.monotonic() - t0)))
-
-    # ---- changing a running network (the seed paper's "dynamicity") -------------------------
-    @property
-    def running(self) -> bool:
-        return self.fabric.client is not None
-
-    def _save_topology(self) -> None:
-        topofile.save(self.topo, self.dir.topology_path, backup=False)
-
-    async def add_node(self, node: Node) -> None:
-        """Add a node; while running, start it (a machine boots with the NICs it has)."""
-        self.topo.add_node(node)
-        self.states[node.name] = NodeState.STOPPED
-        self._save_topology()
-        if not self.running:
-            return
-        self.plans = plan(self.topo)
-        if node.kind.is_machine:
-            await self._start_machine(node.name)
-        elif node.kind is NodeKind.SLIRP:
-            await self._start_slirp(node.name)
-        else:
-            dev = DevicePlan(node.name, node.kind.value)
-            self.wiring.devices[node.name] = dev
-            await self.fabric.add_device(dev)
-            self._set_state(node.name, NodeState.RUNNING)
-
-    async def connect(self, a: str, b: str, a_iface: str | None = None,
-                      b_iface: str | None = None, params: DirectionParams | None = None,
-                      name: str | None = None) -> Link:
-        """Draw a link; while running, plug it in (hot-plugging a NIC if the machine needs one)."""
-        link = self.topo.connect(a, b, a_iface, b_iface, params, name)
-        self._save_topology()
-        if self.running:
-            try:
-                await self._wire_link(link)
-            except BaseException:
-                self.topo.remove_link(link.name)
-                self._save_topology()
-                raise
-        return link
-
-    async def _wire_link(self, link: Link) -> None:
-        new_plan = plan(self.topo)
-        for end in (link.a, link.b):
-            node = self.topo.node(end.node)
-            if not node.kind.is_machine or self.states.get(node.name) is not NodeState.RUNNING:
-                continue
-            self.plans[node.name].macs.setdefault(end.iface, new_plan[node.name].macs[end.iface])
-            if (node.name, end.iface) not in self._nics:
-                await self._hotplug_nic(node.name, end.iface)
-            await self._configure_live(node.name, end.iface, new_plan[node.name])
-        sub = Wiring()
-        add_link(sub, self.topo, link, self.nic_socket, self._patch_socket)
-        for dev in sub.devices.values():
-            existing = self.wiring.devices.get(dev.name)
-            if existing is None:
-                self.wiring.devices[dev.name] = dev
-                await self.fabric.add_device(dev)
-            else:
-                for port in dev.ports:
-                    existing.ports.append(port)
-                    await self.fabric.add_port(dev.name, port)
-        self.wiring.taps.update(sub.taps)
-
-    async def _hotplug_nic(self, node: str, iface: str) -> None:
-        qmp = Qmp(node, socket_dir(self.dir.node_dir(node)) / "qmp.sock")
-        await qmp.connect(timeout=5)
-        try:
-            model = self.topo.node(node).nic or NicModel.VIRTIO
-            sock = self.nic_socket(node, iface)
-            await qmp.hotplug_nic(f"hp-{iface}", sock, NIC_DEVICE[model],
-                                  self.plans[node].macs[iface], f"hp-{iface}")
-        finally:
-            await qmp.close()
-        self._nics.add((node, iface))
-
-    async def _configure_live(self, node: str, iface: str, new: MachinePlan) -> None:
-        """Name, raise and address an interface in a running guest, as its boot would have."""
-        mac = self.plans[node].macs[iface]
-        addr = new.addresses.get(iface)
-        script = (f'for d in /sys/class/net/*; do [ "$(cat $d/address)" = {mac} ] && '
-                  f'[ "${{d##*/}}" != {iface} ] && ip link set dev "${{d##*/}}" name {iface}; '
-                  f'done; ip link set dev {iface} up')
-        if addr and addr != self.plans[node].addresses.get(iface):
-            script += f"; ip addr replace {addr} dev {iface}"
-            self.plans[node].addresses[iface] = addr
-        for route in new.routes:
-            if route not in self.plans[node].routes:
-                dest = "default" if route.destination.prefixlen == 0 else str(route.destination)
-                script += f"; ip route replace {dest} via {route.via}"
-                self.plans[node].routes.append(route)
-        for _ in range(50):   # a hot-plugged NIC takes a moment to appear in the guest
-            r = await self.node(node).run(f"grep -qx {mac} /sys/class/net/*/address")
-            if r.exitcode == 0:
-                break
-            await asyncio.sleep(0.1)
-        r = await self.node(node).run(script)
-        if r.exitcode != 0:
-            raise SessionError(f"{node}.{iface}: configuring the interface failed: "
-                               f"{r.stderr.decode(errors='replace').strip()}")
-
-    async def remove_link(self, name: str) -> Link:
-        """Unplug a link; both ends stay up, nothing else is disturbed."""
-        link = self.topo.link(name)
-        if self.running:
-            dev = f"link:{name}"
-            if dev in self.wiring.devices:
-                await self.fabric.remove_device(dev)
-                del self.wiring.devices[dev]
-            for end in (link.a, link.b):
-                fab = self.wiring.devices.get(end.node)
-                if fab is not None and self.topo.node(end.node).kind.is_fabric:
-                    await self.fabric.remove_port(end.node, end.iface)
-                    fab.ports = [p for p in fab.ports if p.name != end.iface]
-            for e in ("a", "b"):
-                self.wiring.taps.pop((name, e), None)
-        self.topo.remove_link(name)
-        self._save_topology()
-        return link
-
-    async def remove_node(self, name: str) -> None:
-        """Remove a node and its links; while running, stop its process."""
-        node = self.topo.node(name)
-        for link in self.topo.links_of(name):
-            await self.remove_link(link.name)
-        if self.running:
-            if node.kind.is_fabric:
-                await self.fabric.remove_device(name)
-                self.wiring.devices.pop(name, None)
-            else:
-                role = self._role(name)
-                self._stopping.add(role)
-                agent = self.agents.pop(name, None)
-                if agent is not None:
-                    await agent.close()
-                await self.registry.stop(role)
-                self._stopping.discard(role)
-        self._nics = {(n, i) for n, i in self._nics if n != name}
-        self.topo.remove_node(name)
-        self.states.pop(name, None)
-        self._save_topology()
 
     async def capture(self, link: str, end: End, file: Path, start: bool = True) -> None:
         self.topo.link(link)

@@ -1,0 +1,206 @@
+"""Changing a running network (the seed paper's "dynamicity"): nodes and links added or removed
+while everything else keeps running. A mixin of `Session`, kept apart so each module stays about
+one idea; it uses the session's fabric, plans, wiring and agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine import topofile
+from engine.errors import SessionError
+from engine.images.qemu_boot import socket_dir
+from engine.model import DirectionParams, Link, NicModel, Node, NodeKind
+from engine.plan.addressing import MachinePlan, plan
+from engine.plan.wiring import DevicePlan, Wiring, add_link
+from engine.qemu.argv import NIC_DEVICE
+from engine.qemu.qmp import Qmp
+from engine.session.events import NodeState
+
+if TYPE_CHECKING:
+    from engine.fabric import VSwitchFabric
+    from engine.images.guest_agent import GuestAgent
+    from engine.model import Topology
+    from engine.session.directory import SessionDir
+    from engine.session.registry import ProcessRegistry
+    from engine.session.session import NodeControl
+
+
+class LiveEditing:
+    """What this mixin needs of the Session it is mixed into."""
+
+    topo: Topology
+    dir: SessionDir
+    fabric: VSwitchFabric
+    plans: dict[str, MachinePlan]
+    wiring: Wiring
+    states: dict[str, NodeState]
+    agents: dict[str, GuestAgent]
+    registry: ProcessRegistry
+    _nics: set[tuple[str, str]]
+    _stopping: set[str]
+
+    def nic_socket(self, node: str, iface: str) -> Path:
+        raise NotImplementedError
+
+    def _patch_socket(self, link: str) -> Path:
+        raise NotImplementedError
+
+    def _role(self, node: str) -> str:
+        raise NotImplementedError
+
+    def _set_state(self, node: str, state: NodeState, reason: str = "") -> None:
+        raise NotImplementedError
+
+    def node(self, name: str) -> NodeControl:
+        raise NotImplementedError
+
+    async def _start_machine(self, name: str) -> None:
+        raise NotImplementedError
+
+    async def _start_slirp(self, name: str) -> None:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        return self.fabric.client is not None
+
+    def _save_topology(self) -> None:
+        topofile.save(self.topo, self.dir.topology_path, backup=False)
+
+    async def add_node(self, node: Node) -> None:
+        """Add a node; while running, start it (a machine boots with the NICs it has)."""
+        self.topo.add_node(node)
+        self.states[node.name] = NodeState.STOPPED
+        self._save_topology()
+        if not self.running:
+            return
+        self.plans = plan(self.topo)
+        if node.kind.is_machine:
+            await self._start_machine(node.name)
+        elif node.kind is NodeKind.SLIRP:
+            await self._start_slirp(node.name)
+        else:
+            dev = DevicePlan(node.name, node.kind.value)
+            self.wiring.devices[node.name] = dev
+            await self.fabric.add_device(dev)
+            self._set_state(node.name, NodeState.RUNNING)
+
+    async def connect(self, a: str, b: str, a_iface: str | None = None,
+                      b_iface: str | None = None, params: DirectionParams | None = None,
+                      name: str | None = None) -> Link:
+        """Draw a link; while running, plug it in (hot-plugging a NIC if the machine needs one)."""
+        link = self.topo.connect(a, b, a_iface, b_iface, params, name)
+        self._save_topology()
+        if self.running:
+            try:
+                await self._wire_link(link)
+            except BaseException:
+                self.topo.remove_link(link.name)
+                self._save_topology()
+                raise
+        return link
+
+    async def _wire_link(self, link: Link) -> None:
+        new_plan = plan(self.topo)
+        for end in (link.a, link.b):
+            node = self.topo.node(end.node)
+            if not node.kind.is_machine or self.states.get(node.name) is not NodeState.RUNNING:
+                continue
+            self.plans[node.name].macs.setdefault(end.iface, new_plan[node.name].macs[end.iface])
+            if (node.name, end.iface) not in self._nics:
+                await self._hotplug_nic(node.name, end.iface)
+            await self._configure_live(node.name, end.iface, new_plan[node.name])
+        sub = Wiring()
+        add_link(sub, self.topo, link, self.nic_socket, self._patch_socket)
+        for dev in sub.devices.values():
+            existing = self.wiring.devices.get(dev.name)
+            if existing is None:
+                self.wiring.devices[dev.name] = dev
+                await self.fabric.add_device(dev)
+            else:
+                for port in dev.ports:
+                    existing.ports.append(port)
+                    await self.fabric.add_port(dev.name, port)
+        self.wiring.taps.update(sub.taps)
+
+    async def _hotplug_nic(self, node: str, iface: str) -> None:
+        qmp = Qmp(node, socket_dir(self.dir.node_dir(node)) / "qmp.sock")
+        await qmp.connect(timeout=5)
+        try:
+            model = self.topo.node(node).nic or NicModel.VIRTIO
+            sock = self.nic_socket(node, iface)
+            await qmp.hotplug_nic(f"hp-{iface}", sock, NIC_DEVICE[model],
+                                  self.plans[node].macs[iface], f"hp-{iface}")
+        finally:
+            await qmp.close()
+        self._nics.add((node, iface))
+
+    async def _configure_live(self, node: str, iface: str, new: MachinePlan) -> None:
+        """Name, raise and address an interface in a running guest, as its boot would have."""
+        mac = self.plans[node].macs[iface]
+        addr = new.addresses.get(iface)
+        script = (f'for d in /sys/class/net/*; do [ "$(cat $d/address)" = {mac} ] && '
+                  f'[ "${{d##*/}}" != {iface} ] && ip link set dev "${{d##*/}}" name {iface}; '
+                  f'done; ip link set dev {iface} up')
+        if addr and addr != self.plans[node].addresses.get(iface):
+            script += f"; ip addr replace {addr} dev {iface}"
+            self.plans[node].addresses[iface] = addr
+        for route in new.routes:
+            if route not in self.plans[node].routes:
+                dest = "default" if route.destination.prefixlen == 0 else str(route.destination)
+                script += f"; ip route replace {dest} via {route.via}"
+                self.plans[node].routes.append(route)
+        for _ in range(50):   # a hot-plugged NIC takes a moment to appear in the guest
+            r = await self.node(node).run(f"grep -qx {mac} /sys/class/net/*/address")
+            if r.exitcode == 0:
+                break
+            await asyncio.sleep(0.1)
+        r = await self.node(node).run(script)
+        if r.exitcode != 0:
+            raise SessionError(f"{node}.{iface}: configuring the interface failed: "
+                               f"{r.stderr.decode(errors='replace').strip()}")
+
+    async def remove_link(self, name: str) -> Link:
+        """Unplug a link; both ends stay up, nothing else is disturbed."""
+        link = self.topo.link(name)
+        if self.running:
+            dev = f"link:{name}"
+            if dev in self.wiring.devices:
+                await self.fabric.remove_device(dev)
+                del self.wiring.devices[dev]
+            for end in (link.a, link.b):
+                fab = self.wiring.devices.get(end.node)
+                if fab is not None and self.topo.node(end.node).kind.is_fabric:
+                    await self.fabric.remove_port(end.node, end.iface)
+                    fab.ports = [p for p in fab.ports if p.name != end.iface]
+            for e in ("a", "b"):
+                self.wiring.taps.pop((name, e), None)
+        self.topo.remove_link(name)
+        self._save_topology()
+        return link
+
+    async def remove_node(self, name: str) -> None:
+        """Remove a node and its links; while running, stop its process."""
+        node = self.topo.node(name)
+        for link in self.topo.links_of(name):
+            await self.remove_link(link.name)
+        if self.running:
+            if node.kind.is_fabric:
+                await self.fabric.remove_device(name)
+                self.wiring.devices.pop(name, None)
+            else:
+                role = self._role(name)
+                self._stopping.add(role)
+                agent = self.agents.pop(name, None)
+                if agent is not None:
+                    await agent.close()
+                await self.registry.stop(role)
+                self._stopping.discard(role)
+        self._nics = {(n, i) for n, i in self._nics if n != name}
+        self.topo.remove_node(name)
+        self.states.pop(name, None)
+        self._save_topology()
+
