@@ -70,6 +70,44 @@ class LiveEditing:
     def _save_topology(self) -> None:
         topofile.save(self.topo, self.dir.topology_path, backup=False)
 
+    async def stop_node(self, name: str) -> None:
+        """Stop one machine or NAT; its links stay drawn and reconnect when it starts again."""
+        node = self.topo.node(name)
+        if node.kind.is_fabric:
+            raise SessionError(f"{name} runs inside the vswitch; set its links down instead")
+        role = self._role(name)
+        self._stopping.add(role)
+        self._set_state(name, NodeState.STOPPING)
+        agent = self.agents.pop(name, None)
+        if agent is not None:
+            await agent.close()
+        await self.registry.stop(role)
+        self._stopping.discard(role)
+        self._set_state(name, NodeState.STOPPED)
+
+    async def start_node(self, name: str) -> None:
+        """Start one stopped (or crashed) machine or NAT of a running session. Its disk overlay
+        keeps what it wrote; the vswitch reconnects its links by itself."""
+        node = self.topo.node(name)
+        if not self.running:
+            raise SessionError(f"the lab is not running; start it first (then {name})")
+        if self.states.get(name) in (NodeState.RUNNING, NodeState.STARTING):
+            raise SessionError(f"{name} is already {self.states[name].value}")
+        role = self._role(name)
+        if role in self.registry.roles():          # a crashed process's record
+            await self.registry.stop(role)
+        self._stopping.discard(role)
+        if node.kind.is_machine:
+            await self._start_machine(name)
+        elif node.kind is NodeKind.SLIRP:
+            await self._start_slirp(name)
+        else:
+            raise SessionError(f"{name} runs inside the vswitch and has no process of its own")
+
+    async def restart_node(self, name: str) -> None:
+        await self.stop_node(name)
+        await self.start_node(name)
+
     async def add_node(self, node: Node) -> None:
         """Add a node; while running, start it (a machine boots with the NICs it has)."""
         self.topo.add_node(node)

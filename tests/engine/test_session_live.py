@@ -93,6 +93,20 @@ def test_shaped_tcp_then_live_change_shows_in_stats_within_a_second(engine, lab)
     assert s.topo.link("h1-h2").a.params.bandwidth == 2_000_000
 
 
+def test_one_machine_stops_and_starts_again_with_its_disk(engine, lab):
+    s, _ = lab
+    engine.run(s.node("h2").write_file("/root/kept", b"still here\n"))
+    engine.run(s.node("h2").run("sync"))
+    old = s.process("h2").pid
+    engine.run(s.stop_node("h2"))
+    assert s.states["h2"] is NodeState.STOPPED and not psutil.pid_exists(old)
+    assert engine.run(s.node("h1").run("ping -c 1 -W 2 10.0.0.2")).exitcode != 0
+    engine.run(s.start_node("h2"))
+    assert s.states["h2"] is NodeState.RUNNING and s.process("h2").pid != old
+    assert engine.run(s.node("h2").read_file("/root/kept")) == b"still here\n"
+    assert engine.run(s.node("h1").run("ping -c 2 -W 3 10.0.0.2")).exitcode == 0
+
+
 def test_machines_report_cpu_and_memory(engine, lab):
     _, events = lab
     deadline = time.monotonic() + 10
