@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,7 +18,7 @@ from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
 from engine.model import DirectionParams
-from nemu_gui.engine_bridge import PER_NODE_TODO
+from nemu_gui.engine_bridge import NODE_VERBS
 from nemu_gui.notifications import Level
 from nemu_gui.scene.link_item import LinkItem
 from nemu_gui.scene.node_item import NodeItem
@@ -73,10 +74,10 @@ class CanvasMenus(QObject):
         for act in (console, external, run):
             act.setEnabled(live)
         menu.addSeparator()
-        for text in ("Start", "Stop", "Restart"):
-            act = menu.addAction(text)
-            act.setEnabled(False)
-            act.setToolTip(PER_NODE_TODO)
+        verbs = w.bridge.node_verbs(name)
+        for verb in NODE_VERBS:
+            act = menu.addAction(verb.capitalize(), partial(w.bridge.node_action, name, verb))
+            act.setEnabled(verb in verbs)
         menu.addSeparator()
         menu.addAction("Properties", lambda: self._select(nodes=[name]))
         return menu

@@ -54,7 +54,7 @@ from engine.stats import LinkStats
 from nemu_gui.scene.topology_scene import TopologyScene
 
 NOT_AVAILABLE = "engine not available yet"
-PER_NODE_TODO = "needs per-node start/stop in the engine (Session has start/stop all only)"
+NODE_VERBS = ("start", "stop", "restart")
 
 # engine NodeState -> the badge names the canvas knows
 BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
@@ -386,6 +386,26 @@ class EngineBridge(QObject):
                     if node in self.session.agents else _not_running(node),
                     f"{node}: {command}",
                     lambda r: self.commandDone.emit(node, command, r))
+
+    def node_action(self, node: str, verb: str) -> None:
+        """Start, stop or restart one machine or NAT of the running lab."""
+        if self.session is None or verb not in NODE_VERBS:
+            return
+        call = getattr(self.session, f"{verb}_node")
+        self.submit(call(node), f"Could not {verb} {node}", ordered=True)
+
+    def node_verbs(self, node: str) -> set[str]:
+        """What `node_action` can do with this node now."""
+        if self.session is None or not self.running or node not in self.node_states:
+            return set()
+        kind = self.session.topo.node(node).kind if self.session.topo.has_node(node) else None
+        if kind is None or kind.is_fabric:
+            return set()
+        if self.node_states[node] == "running":
+            return {"stop", "restart"}
+        if self.node_states[node] in ("stopped", "crashed"):
+            return {"start"}
+        return set()
 
     def capture(self, link: str, end: str, file: Path, start: bool = True) -> None:
         if self.session is None:

@@ -15,12 +15,12 @@ from shiboken6 import isValid
 from engine.model import Topology
 from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
-from nemu_gui.engine_bridge import PER_NODE_TODO, EngineBridge, RunState
+from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.notifications import Level
 from nemu_gui.stats_dock import StatsDock
 from nemu_gui.summary_dock import SummaryDock
 
-__all__ = ["PER_NODE_TODO", "RunControls"]
+__all__ = ["RunControls"]
 
 if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
@@ -55,9 +55,10 @@ class RunControls(QObject):
         sb = w.statusBar()
         sb.insertPermanentWidget(0, self.accel_label)
         sb.addPermanentWidget(self.progress)
-        for act in (a.start_selected, a.stop_selected):
-            act.setToolTip(f"{act.text()}: {PER_NODE_TODO}")
-            act.setStatusTip(PER_NODE_TODO)
+        a.start_selected.setToolTip("Start the selected stopped machines of the running lab")
+        a.stop_selected.setToolTip("Stop the selected machines of the running lab")
+        a.start_selected.triggered.connect(lambda: self._selected("start"))
+        a.stop_selected.triggered.connect(lambda: self._selected("stop"))
         a.start_all.setToolTip("Start every node of the lab (Ctrl+R)")
         a.stop_all.setToolTip("Stop the running lab (Ctrl+Shift+R)")
         a.start_all.triggered.connect(self.start_all)
@@ -129,8 +130,8 @@ class RunControls(QObject):
         a = self.w.acts
         a.start_all.setEnabled(state is RunState.IDLE)
         a.stop_all.setEnabled(state in (RunState.STARTING, RunState.RUNNING))
-        a.start_selected.setEnabled(False)
-        a.stop_selected.setEnabled(False)
+        a.start_selected.setEnabled(state is RunState.RUNNING)
+        a.stop_selected.setEnabled(state is RunState.RUNNING)
         self.progress.setVisible(state in (RunState.STARTING, RunState.STOPPING))
         if state is RunState.STOPPING:
             self.progress.setRange(0, 0)              # busy
@@ -146,6 +147,11 @@ class RunControls(QObject):
         self.accel_label.setStyleSheet(
             "color: #b9770e; font-weight: bold;" if b.accel == "tcg" else
             "color: #1e8449; font-weight: bold;")
+
+    def _selected(self, verb: str) -> None:
+        for node in self.w.scene.selected_nodes():
+            if verb in self.bridge.node_verbs(node):
+                self.bridge.node_action(node, verb)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if self.bridge.state is not RunState.STARTING:

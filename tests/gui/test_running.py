@@ -211,6 +211,27 @@ def test_hot_plug_a_switch_and_link_drawn_while_running_then_delete(qtbot,
     assert "sw1" not in w.bridge.node_states
 
 
+def test_node_menu_stops_and_starts_one_machine(qtbot, lab: MainWindow) -> None:
+    w = lab
+    s = w.bridge.session
+    assert s is not None
+    menus = w.run_controls.menus
+
+    def enabled(node: str) -> set[str]:
+        return {a.text() for a in menus.node_menu(node).actions()
+                if a.text() in ("Start", "Stop", "Restart") and a.isEnabled()}
+
+    assert enabled("h2") == {"Stop", "Restart"}
+    old = s.process("h2").pid
+    next(a for a in menus.node_menu("h2").actions() if a.text() == "Stop").trigger()
+    _wait(qtbot, lambda: w.scene.nodes["h2"].state == "stopped", 30000)
+    assert enabled("h2") == {"Start"} and s.process("h2") is None
+    w.scene.select(["h2"])
+    w.acts.start_selected.trigger()
+    _wait(qtbot, lambda: w.scene.nodes["h2"].state == "running", 120000)
+    assert s.process("h2").pid != old
+
+
 def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
     w = lab
     pids = _pids(w)
