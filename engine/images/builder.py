@@ -8,13 +8,14 @@ found. A build whose directory already exists returns at once (an unchanged reci
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -116,11 +117,18 @@ def built_images(store: Path | None = None) -> list[Image]:
     return sorted(found, key=lambda i: i.built_at, reverse=True)
 
 
-@contextlib.contextmanager
-def _lock(store: Path, name: str) -> Iterator[None]:
+@contextlib.asynccontextmanager
+async def _lock(store: Path, name: str) -> AsyncIterator[None]:
+    """An exclusive lock between builds (of any process), waited for without blocking the
+    event loop: a GUI or a second session keeps running while another build holds it."""
     store.mkdir(parents=True, exist_ok=True)
     with open(store / f".{name}.lock", "w") as f:
-        fcntl.flock(f, fcntl.LOCK_EX)
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                await asyncio.sleep(0.2)
         try:
             yield
         finally:
@@ -155,7 +163,7 @@ class Builder:
         """Build (or find) the image of recipe `name`."""
         recipe = load_recipe(name)
         target = image_dir(recipe, self.store)
-        with _lock(self.store, name):
+        async with _lock(self.store, name):
             if not force and (target / "manifest.json").exists():
                 return Image.load(target)
             self._step, self._name = 0, name
@@ -274,7 +282,7 @@ class Builder:
     async def _kernel_tree(self, kdeb: Path, busybox: Path) -> Path:
         """The unpacked kernel package with its module index, cached per package file."""
         tree = cache_dir() / "kernels" / kdeb.stem
-        with _lock(tree.parent, kdeb.stem):   # builds of other images share this tree
+        async with _lock(tree.parent, kdeb.stem):   # builds of other images share this tree
             return await self._kernel_tree_locked(tree, kdeb, busybox)
 
     async def _kernel_tree_locked(self, tree: Path, kdeb: Path, busybox: Path) -> Path:
