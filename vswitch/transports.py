@@ -259,7 +259,13 @@ class StreamListen(Transport):
                 _prepare_unix_path(a.path)
 
 
-class StreamConnect(Transport):
+class Reconnecting(Transport):
+    """A transport that connects out and, whenever the peer goes, connects again (with backoff).
+
+    Lifecycle: start() runs `_run` as a task -> (connected: `_hold` until the peer is lost ->
+    retrying) ... -> stop() cancels the task and closes the peer.
+    """
+
     def __init__(self, port: Port, spec: TransportSpec, clock: Callable[[], float]) -> None:
         super().__init__(port, spec, clock)
         self.task: asyncio.Task[None] | None = None
@@ -268,6 +274,31 @@ class StreamConnect(Transport):
 
     async def start(self) -> None:
         self.task = asyncio.get_running_loop().create_task(self._run())
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+    async def _hold(self, peer: StreamPeer, lost: asyncio.Future[None]) -> None:
+        """Serve a connected peer until it is lost, then detach it from the port."""
+        self.peer = peer
+        try:
+            await lost
+        finally:
+            if self.port.sink is peer:
+                self.port.sink = None
+            self.peer = None
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+        if self.peer is not None:
+            self.peer.close()
+        self.port.sink = None
+
+
+class StreamConnect(Reconnecting):
 
     async def _connect(self, factory: Callable[[], StreamPeer]) -> None:
         loop = asyncio.get_running_loop()
@@ -303,25 +334,10 @@ class StreamConnect(Transport):
                 log.info("port %s: connected to %s", self.port.path, self.spec.address)
             failures = 0
             backoff = BACKOFF_MIN
-            self.peer = peer
             self.port.sink = peer
-            try:
-                await lost
-            finally:
-                if self.port.sink is peer:
-                    self.port.sink = None
-                self.peer = None
+            await self._hold(peer, lost)
             log.info("port %s: peer disconnected; reconnecting", self.port.path)
             await asyncio.sleep(BACKOFF_MIN)
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.peer is not None:
-            self.peer.close()
-        self.port.sink = None
 
 
 class _DgramProto(asyncio.DatagramProtocol):

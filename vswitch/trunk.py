@@ -19,7 +19,6 @@ with backoff (50 ms doubling to 2 s) and the listener keeps accepting.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
 import json
 import logging
@@ -32,6 +31,7 @@ from vswitch.port import Port
 from vswitch.transports import (
     BACKOFF_MAX,
     BACKOFF_MIN,
+    Reconnecting,
     StreamPeer,
     Transport,
     TransportSpec,
@@ -151,16 +151,10 @@ class TrunkListen(Transport):
         self.port.sink = None
 
 
-class TrunkConnect(Transport):
+class TrunkConnect(Reconnecting):
     def __init__(self, port: Port, spec: TransportSpec, clock: Callable[[], float]) -> None:
         super().__init__(port, spec, clock)
-        self.task: asyncio.Task[None] | None = None
-        self.peer: TrunkPeer | None = None
-        self.bound = spec.address
         self.refused_logged = False
-
-    async def start(self) -> None:
-        self.task = asyncio.get_running_loop().create_task(self._run())
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -213,21 +207,6 @@ class TrunkConnect(Transport):
             failures = 0
             backoff = BACKOFF_MIN
             self.refused_logged = False
-            self.peer = peer
-            try:
-                await lost
-            finally:
-                if self.port.sink is peer:
-                    self.port.sink = None
-                self.peer = None
+            await self._hold(peer, lost)
             log.info("port %s: trunk down; reconnecting", self.port.path)
             await asyncio.sleep(BACKOFF_MIN)
-
-    async def stop(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.task
-        if self.peer is not None:
-            self.peer.close()
-        self.port.sink = None
