@@ -16,7 +16,6 @@ nemu_sysctl KEY=VALUE; nemu_service NAME [ARGS...]; nemu_exec SHELL-COMMAND.
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
 import re
 import shlex
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import NemuError
+from engine.plan.addressing import mac_for as plan_mac_for
 
 FW_CFG_NAME = "opt/nemu/config"
 CONFIG_VERSION = 1
@@ -41,9 +41,9 @@ class NodeConfigError(NemuError):
 
 
 def mac_for(node: str, index: int) -> str:
-    """A stable, locally administered MAC for a node's `index`-th interface (52:54:00 is QEMU's)."""
-    digest = hashlib.sha256(f"{node}/{index}".encode()).digest()
-    return "52:54:00:" + ":".join(f"{b:02x}" for b in digest[:3])
+    """The MAC the engine gives a node's `index`-th interface (eth<index>): one derivation,
+    `engine.plan.addressing.mac_for`, for the images' tools and for running sessions alike."""
+    return plan_mac_for(node, f"eth{index}", set())
 
 
 @dataclass
