@@ -110,12 +110,12 @@ class EngineBridge(QObject):
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
-        """Route live updates to the canvas."""
-        q = Qt.ConnectionType.QueuedConnection
-        self.linkRates.connect(scene.set_link_rates, q)
-        self.nodeState.connect(scene.set_node_state, q)
+        """Route live updates to the canvas. Direct connections: both live on the Qt thread,
+        and a badge must be on the canvas before the run state that follows it is announced."""
+        self.linkRates.connect(scene.set_link_rates)
+        self.nodeState.connect(scene.set_node_state)
         self.linkStats.connect(lambda st: scene.flash_link(st.link)
-                               if st.a_to_b.dropping or st.b_to_a.dropping else None, q)
+                               if st.a_to_b.dropping or st.b_to_a.dropping else None)
 
     def _post(self, fn: Callable[[], object]) -> None:
         """From any thread: run `fn` on the Qt thread."""
