@@ -34,6 +34,7 @@ from engine.qemu.argv import NIC_DEVICE, qemu_binary, storage_args
 
 NIC_MODELS = {model.value: device for model, device in NIC_DEVICE.items()}
 _SOCKET_MAX = 100  # sun_path is 108 bytes
+HOTPLUG_SLOTS = 4  # NICs a running x86 machine can gain before it needs a restart
 
 
 class BootError(NemuError):
@@ -79,13 +80,18 @@ class MachineSpec:
 
 def qemu_argv(spec: MachineSpec) -> list[str]:
     """The full QEMU argv for a node (the one builder of machine command lines)."""
-    machine = ["-M", "pc"] if spec.arch in ("x86_64", "i386") else []
+    # q35: its PCIe IRQ routing costs the guest ~0.3 s less at boot than pc's ACPI link objects
+    # under TCG. NICs hot-plug into empty root ports (HOTPLUG_BUSES) made here.
+    machine = ["-M", "q35"] if hotplug_buses(spec.arch) else []
     argv = [qemu_binary(spec.arch), "-name", f"nemu-{spec.name}", *machine,
             *spec.accel.qemu_args(), "-m", str(spec.memory_mb), "-smp", str(spec.cpus),
             "-nodefaults", "-no-user-config", "-display", "none",
             "-drive", f"if=none,id=root,file={spec.disk},format=qcow2,discard=unmap",
             "-device", "virtio-blk-pci,drive=root"]
     if spec.kernel is not None:
+        if machine:
+            # qboot (shipped with QEMU) boots a -kernel straight away: ~0.2 s less than SeaBIOS.
+            argv += ["-bios", "qboot.rom"]
         argv += ["-kernel", str(spec.kernel)]
         if spec.initrd is not None:
             argv += ["-initrd", str(spec.initrd)]
@@ -111,7 +117,15 @@ def qemu_argv(spec: MachineSpec) -> list[str]:
                  "-device", f"{NIC_MODELS[nic.model]},netdev=net{i},mac={nic.mac},id=nic{i}"]
     for i, storage in enumerate(spec.storages):
         argv += storage_args(storage, i)
+    for k, bus in enumerate(hotplug_buses(spec.arch)):
+        argv += ["-device", f"pcie-root-port,id={bus},chassis={k + 1},slot={k + 1}"]
     return argv + spec.extra_args
+
+
+def hotplug_buses(arch: str) -> list[str]:
+    """The empty PCIe root ports a running machine plugs NICs into (until it restarts); none
+    where QEMU's default bus takes hot-plugged devices itself."""
+    return [f"hp{k}" for k in range(HOTPLUG_SLOTS)] if arch in ("x86_64", "i386") else []
 
 
 def socket_dir(node_dir: Path) -> Path:

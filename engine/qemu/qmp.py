@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +65,23 @@ class Qmp:
         await self.execute("set_link", name=nic_id, up=up)
 
     async def hotplug_nic(self, netdev_id: str, socket: Path, device: str, mac: str,
-                          nic_id: str) -> None:
+                          nic_id: str, buses: Sequence[str] = ()) -> None:
+        """Add a NIC on a stream socket, in the first of `buses` with a free slot (a q35
+        machine hot-plugs into its PCIe root ports; no `buses`: QEMU's default bus)."""
         await self.execute("netdev_add", type="stream", id=netdev_id, server=True,
                            addr={"type": "unix", "path": str(socket)})
         try:
+            for bus in buses:
+                try:
+                    await self.execute("device_add", driver=device, netdev=netdev_id, mac=mac,
+                                       id=nic_id, bus=bus, addr="0")
+                    return
+                except HostError as e:
+                    if "not available" not in str(e):
+                        raise
+            if buses:
+                raise HostError(f"{self.name}: all {len(buses)} hot-plug slots are in use; "
+                                "restart the node to plug more NICs")
             await self.execute("device_add", driver=device, netdev=netdev_id, mac=mac,
                                id=nic_id)
         except HostError:

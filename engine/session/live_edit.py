@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from engine import topofile
 from engine.errors import SessionError
-from engine.images.qemu_boot import socket_dir
+from engine.images.qemu_boot import hotplug_buses, socket_dir
 from engine.model import DirectionParams, Link, NicModel, Node, NodeKind
 from engine.plan.addressing import MachinePlan, plan
 from engine.plan.wiring import DevicePlan, Wiring, add_link
@@ -168,10 +168,11 @@ class LiveEditing:
         qmp = Qmp(node, socket_dir(self.dir.node_dir(node)) / "qmp.sock")
         await qmp.connect(timeout=5)
         try:
-            model = self.topo.node(node).nic or NicModel.VIRTIO
+            n = self.topo.node(node)
             sock = self.nic_socket(node, iface)
-            await qmp.hotplug_nic(f"hp-{iface}", sock, NIC_DEVICE[model],
-                                  self.plans[node].macs[iface], f"hp-{iface}")
+            await qmp.hotplug_nic(f"hp-{iface}", sock, NIC_DEVICE[n.nic or NicModel.VIRTIO],
+                                  self.plans[node].macs[iface], f"hp-{iface}",
+                                  hotplug_buses(n.arch or "x86_64"))
         finally:
             await qmp.close()
         self._nics.add((node, iface))

@@ -7,7 +7,14 @@ import pytest
 
 from engine.hosts import LocalHost
 from engine.images.accel import AccelChoice, boot_sector, probe_kvm
-from engine.images.qemu_boot import BootError, MachineSpec, NicSpec, qemu_argv, socket_dir
+from engine.images.qemu_boot import (
+    HOTPLUG_SLOTS,
+    BootError,
+    MachineSpec,
+    NicSpec,
+    qemu_argv,
+    socket_dir,
+)
 
 
 def spec(tmp_path: Path, **kw) -> MachineSpec:
@@ -34,6 +41,10 @@ def test_argv_has_kernel_config_agent_console_and_nics(tmp_path):
     assert argv[0] == "qemu-system-x86_64"
     assert ("-accel", "tcg,tb-size=32") in p and ("-m", "128") in p
     assert ("-kernel", str(tmp_path / "vmlinux")) in p
+    assert ("-bios", "qboot.rom") in p          # the fast firmware for direct kernel boot
+    assert ("-M", "q35") in p
+    assert [b for a, b in p if a == "-device" and b.startswith("pcie-root-port")] == [
+        f"pcie-root-port,id=hp{k},chassis={k + 1},slot={k + 1}" for k in range(HOTPLUG_SLOTS)]
     assert ("-initrd", str(tmp_path / "initrd.img")) in p
     assert ("-append", "console=ttyS0 quiet") in p
     assert ("-fw_cfg", f"name=opt/nemu/config,file={tmp_path / 'config.sh'}") in p
@@ -52,6 +63,7 @@ def test_user_disk_boots_without_kernel_and_bad_nic_model_is_refused(tmp_path):
     s.kernel = None
     argv = qemu_argv(s)
     assert "-kernel" not in argv and "-append" not in argv
+    assert "-bios" not in argv                  # a disk boots through SeaBIOS
     s.nics = [NicSpec("52:54:00:00:00:01", "user", "ne2k")]
     with pytest.raises(BootError, match="ne2k"):
         qemu_argv(s)
