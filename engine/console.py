@@ -1,7 +1,8 @@
 """A node's serial console (a root shell on ttyS0), bridged to this terminal.
 
 QEMU serves the console on a unix socket and logs it; this bridge puts the terminal in raw mode
-and copies bytes both ways until Ctrl-] is typed or the machine goes away.
+and copies bytes both ways until Ctrl-] is typed or the machine goes away. A serial line carries
+no window size, so the caller's `on_resize` passes it on out of band (through the guest agent).
 """
 
 from __future__ import annotations
@@ -9,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import signal
 import socket
 import sys
 import termios
 import tty
+from collections.abc import Callable
 
 from engine.errors import NemuError
 from engine.images.qemu_boot import socket_dir
@@ -28,7 +31,10 @@ def console_socket(sdir: SessionDir, node: str) -> str:
     return str(path)
 
 
-def attach_terminal(sdir: SessionDir, node: str) -> int:
+def attach_terminal(sdir: SessionDir, node: str,
+                    on_resize: Callable[[int, int], None] | None = None) -> int:
+    """Bridge this terminal to `node`'s console; `on_resize(rows, columns)` is called at once
+    and whenever the terminal's window changes size (SIGWINCH)."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.connect(console_socket(sdir, node))
@@ -37,12 +43,21 @@ def attach_terminal(sdir: SessionDir, node: str) -> int:
     print(f"connected to {node}'s console; Ctrl-] leaves", file=sys.stderr)
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    resized = [saved is not None]
+    old_handler = signal.signal(signal.SIGWINCH, lambda *_: resized.__setitem__(0, True))
     try:
         if saved is not None:
             tty.setraw(fd)
         sock.sendall(b"\r")
         while True:
-            ready, _, _ = select.select([fd, sock], [], [])
+            if resized[0] and on_resize is not None:
+                resized[0] = False
+                size = os.get_terminal_size(fd)
+                on_resize(size.lines, size.columns)
+            try:
+                ready, _, _ = select.select([fd, sock], [], [])
+            except InterruptedError:
+                continue
             if sock in ready:
                 data = sock.recv(65536)
                 if not data:
@@ -54,6 +69,7 @@ def attach_terminal(sdir: SessionDir, node: str) -> int:
                     break
                 sock.sendall(data)
     finally:
+        signal.signal(signal.SIGWINCH, old_handler)
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
         with contextlib.suppress(OSError):

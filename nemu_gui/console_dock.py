@@ -10,7 +10,7 @@ from __future__ import annotations
 import shutil
 import sys
 
-from PySide6.QtCore import QByteArray, Signal
+from PySide6.QtCore import QByteArray, QTimer, Signal
 from PySide6.QtNetwork import QLocalSocket
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -41,10 +41,17 @@ def nemu_command() -> list[str]:
 class ConsoleTab(QWidget):
     """One node's console: status line, reconnect, external terminal, the terminal itself."""
 
+    sizeChanged = Signal(str, int, int)     # node, rows, columns (settled, once connected)
+
     def __init__(self, node: str, path: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.node, self.path = node, path
         self.terminal = TerminalWidget()
+        self._size_timer = QTimer(self)          # a window drag resizes many times: send the last
+        self._size_timer.setSingleShot(True)
+        self._size_timer.setInterval(300)
+        self._size_timer.timeout.connect(self._send_size)
+        self.terminal.resized.connect(lambda _r, _c: self._size_timer.start())
         self.status = QLabel()
         self.status.setObjectName("consoleStatus")
         self.reconnect = QPushButton("Reconnect")
@@ -75,7 +82,12 @@ class ConsoleTab(QWidget):
 
     def _connected(self) -> None:
         self._set_status(f"connected to {self.node}'s serial console")
+        self._send_size()
         self.send(b"\r")                     # ask the shell for a fresh prompt
+
+    def _send_size(self) -> None:
+        if self.socket.state() == QLocalSocket.LocalSocketState.ConnectedState:
+            self.sizeChanged.emit(self.node, self.terminal.term.lines, self.terminal.term.columns)
 
     def _set_status(self, text: str) -> None:
         self.status.setText(text)
@@ -126,6 +138,7 @@ class ConsoleDock(QTabWidget):
             self.failed.emit(f"No console for {node}", str(e))
             return None
         tab = ConsoleTab(node, path)
+        tab.sizeChanged.connect(self.bridge.resize_console)
         tab.external.clicked.connect(lambda: self.open_external(node))
         tab.external.setEnabled(external_terminal() is not None)
         if not tab.external.isEnabled():

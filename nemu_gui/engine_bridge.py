@@ -387,6 +387,12 @@ class EngineBridge(QObject):
                     f"{node}: {command}",
                     lambda r: self.commandDone.emit(node, command, r))
 
+    def resize_console(self, node: str, rows: int, columns: int) -> None:
+        """Give `node`'s serial console the size of the terminal showing it."""
+        if self.session is not None and node in self.session.agents:
+            self.submit(self.session.node(node).resize_console(rows, columns),
+                        f"{node}: console size")
+
     def node_action(self, node: str, verb: str) -> None:
         """Start, stop or restart one machine or NAT of the running lab."""
         if self.session is None or verb not in NODE_VERBS:

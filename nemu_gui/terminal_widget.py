@@ -67,6 +67,7 @@ def colour(name: str, default: QColor) -> QColor:
 
 class TerminalWidget(QWidget):
     sendData = Signal(bytes)
+    resized = Signal(int, int)          # rows, columns: the screen grew or shrank
 
     def __init__(self, columns: int = 80, lines: int = 24, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -126,6 +127,7 @@ class TerminalWidget(QWidget):
         rows = max(4, int(self.height() // self.cell_h))
         if (cols, rows) != (self.term.columns, self.term.lines):
             self.term.resize(rows, cols)
+            self.resized.emit(rows, cols)
         super().resizeEvent(event)
 
     # ---- painting ----------------------------------------------------------------------

@@ -325,4 +325,17 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_console(args: argparse.Namespace) -> int:
     from engine.console import attach_terminal
     sdir = pick_session(args.session)
-    return attach_terminal(sdir, args.node)
+
+    def resize(rows: int, columns: int) -> None:
+        async def go() -> None:
+            s = await Session.attach(str(sdir.root))
+            try:
+                await s.node(args.node).resize_console(rows, columns)
+            finally:
+                await s.agents[args.node].close()   # the GUI may want the agent next
+
+        # a machine whose agent does not answer keeps its console's size: not worth an error
+        with contextlib.suppress(NemuError):
+            asyncio.run(go())
+
+    return attach_terminal(sdir, args.node, resize)

@@ -70,6 +70,17 @@ class NodeControl:
     async def read_file(self, path: str) -> bytes:
         return await (await self._ready()).read_file(path)
 
+    async def resize_console(self, rows: int, columns: int) -> None:
+        """Tell the serial console's shell the size of the terminal showing it. A serial line
+        carries no window size, so it is set out of band, through the agent (SIGWINCH follows)."""
+        if not (1 <= rows <= 1000 and 1 <= columns <= 1000):
+            raise SessionError(f"{self.name}: console size {rows}x{columns} is out of range")
+        r = await self.run(["stty", "-F", "/dev/ttyS0", "rows", str(rows), "cols", str(columns)],
+                           timeout=10)
+        if r.exitcode != 0:
+            raise SessionError(f"{self.name}: setting the console size failed: "
+                               f"{r.stderr.decode(errors='replace').strip()}")
+
     async def write_file(self, path: str, data: bytes) -> None:
         await (await self._ready()).write_file(path, data)
 

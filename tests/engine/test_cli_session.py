@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import pty
 import re
+import select
 import signal
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import psutil
@@ -61,6 +67,10 @@ def test_up_exec_set_link_run_status_kill_down(tmp_path):
         stats = nemu("stats", "--count", "1", "--hz", "4").stdout
         assert "h1-h2" in stats
 
+        screen = console_in_a_terminal(env, tmp_path, "h1", rows=31, columns=97,
+                                       typed=b"stty size\r")
+        assert "31 97" in screen, screen           # the guest's tty got this terminal's size
+
         os.kill(pids[-1], signal.SIGKILL)          # the last QEMU started
         status = nemu("status", "-s", "two-hosts").stdout
         assert "crashed" in status and "is gone" in status
@@ -69,3 +79,35 @@ def test_up_exec_set_link_run_status_kill_down(tmp_path):
     for pid in pids:
         assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"
     assert re.search(r"two-hosts\s+down", nemu("status").stdout)
+
+
+def console_in_a_terminal(env: dict[str, str], cwd: Path, node: str, rows: int, columns: int,
+                          typed: bytes) -> str:
+    """`nemu console NODE` in a pseudo-terminal of the given size: type, read, leave (Ctrl-])."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    p = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "console", node], cwd=cwd,
+                         env=env, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = b""
+    try:
+        deadline = time.monotonic() + 60
+        sent_at = -1
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                out += os.read(master, 65536)
+            if sent_at < 0 and b"#" in out.split(b"Ctrl-] leaves", 1)[-1]:
+                time.sleep(1.0)                    # the size goes through the agent first
+                os.write(master, typed)
+                sent_at = len(out)
+            elif sent_at >= 0 and re.search(rb"\n\d+ \d+\r?\n", out[sent_at:]):
+                break
+        os.write(master, b"\x1d")
+        assert p.wait(timeout=20) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return out.decode(errors="replace")

@@ -142,6 +142,19 @@ def test_console_tab_shows_a_shell_prompt_and_runs_what_is_typed(qtbot, lab: Mai
     tab.send(b"echo nemu-$((6*7))\r")
     _wait(qtbot, lambda: "nemu-42" in tab.terminal.text(), 20000)
     assert w.run_controls.docks["Consoles"].isVisible()
+    # the guest's tty learns the terminal's size (a serial line starts at "0 0"), then follows it
+    assert w.bridge.session is not None
+    node = w.bridge.session.node("h1")
+
+    def guest_size() -> str:
+        r = w.bridge.engine.submit(node.run("stty -F /dev/ttyS0 size")).result(10)
+        return r.stdout.decode().strip()
+    for width in (None, 700):
+        if width is not None:
+            tab.terminal.setFixedWidth(width)
+        qtbot.waitUntil(lambda: guest_size() == f"{tab.terminal.term.lines} "
+                                                 f"{tab.terminal.term.columns}", timeout=10000)
+    assert tab.terminal.term.columns == int(700 // tab.terminal.cell_w)
 
 
 def test_summary_lists_interfaces_with_planned_addresses_and_state(qtbot, lab: MainWindow) -> None:
