@@ -7,13 +7,16 @@ import asyncio
 import shutil
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from engine.hosts import LocalHost
 from engine.images import Builder, available_recipes, built_images, find_image, load_recipe
 from engine.images.builder import image_dir
+from engine.images.disk import backing_file
 from engine.images.doctor import diagnose
 from engine.images.recipe import RecipeError
+from engine.session.directory import list_sessions
 
 
 def register(sub: Any) -> None:
@@ -37,6 +40,8 @@ def register(sub: Any) -> None:
 
     c = isub.add_parser("clean", help="delete cached images of older recipe versions")
     c.add_argument("--all", action="store_true", help="delete every built image")
+    c.add_argument("--force", action="store_true",
+                   help="delete images that sessions' disks are built on too (breaks them)")
     c.set_defaults(func=cmd_clean)
 
     d = sub.add_parser("doctor", help="check KVM (or why TCG) and the tools nemu needs")
@@ -120,14 +125,33 @@ def cmd_path(args: argparse.Namespace) -> int:
     return 0
 
 
+def images_in_use() -> dict[Path, set[str]]:
+    """Image directories that sessions' node disks read through to, and the sessions."""
+    used: dict[Path, set[str]] = {}
+    for sdir in list_sessions():
+        nodes = sdir.root / "nodes"
+        for disk in nodes.glob("*/disk.qcow2") if nodes.is_dir() else ():
+            base = backing_file(disk)
+            if base is not None:
+                used.setdefault(base.resolve().parent, set()).add(sdir.name)
+    return used
+
+
 def cmd_clean(args: argparse.Namespace) -> int:
     current = {str(image_dir(load_recipe(n))) for n in available_recipes()}
+    used = {} if args.force else images_in_use()
     freed = 0
     for img in built_images():
-        if args.all or str(img.directory) not in current:
-            freed += sum(p.stat().st_size for p in img.directory.iterdir() if p.is_file())
-            shutil.rmtree(img.directory)
-            print(f"deleted {img.directory}")
+        if not (args.all or str(img.directory) not in current):
+            continue
+        users = used.get(img.directory.resolve())
+        if users:
+            print(f"kept {img.directory}: the disks of session(s) {', '.join(sorted(users))} "
+                  "are built on it (`nemu down` + delete them, or --force)")
+            continue
+        freed += sum(p.stat().st_size for p in img.directory.iterdir() if p.is_file())
+        shutil.rmtree(img.directory)
+        print(f"deleted {img.directory}")
     print(f"freed {freed / 2**20:.1f} MiB")
     return 0
 

@@ -96,6 +96,39 @@ class Image:
                    built_at=float(data["built_at"]))
 
 
+# What an image is made of when shipped (session archives); the rest is derived at install.
+SHIPPED_FILES = ("manifest.json", "vmlinuz", "initrd.gz", "base.qcow2")
+
+
+def install_image(shipped: Path, store: Path | None = None) -> Image:
+    """Put an image unpacked from an archive (its SHIPPED_FILES) into the cache under its own
+    directory name, remaking the boot copies; an image already cached there is kept as is."""
+    target = (store or images_dir()) / shipped.name
+    if (target / "manifest.json").exists():
+        return Image.load(target)
+    missing = [f for f in SHIPPED_FILES if not (shipped / f).is_file()]
+    if missing:
+        raise NemuError(f"{shipped.name}: this image is incomplete (no {', '.join(missing)})")
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for f in SHIPPED_FILES:
+        shutil.copy2(shipped / f, tmp / f)
+    cpio.gunzip(tmp / "initrd.gz", tmp / "initrd.img")
+    data = json.loads((tmp / "manifest.json").read_text())
+    if data.get("boot_kernel") == "vmlinux" and not kernel.make_vmlinux(tmp / "vmlinuz",
+                                                                       tmp / "vmlinux"):
+        data["boot_kernel"] = "vmlinuz"
+        (tmp / "manifest.json").write_text(json.dumps(data, indent=2) + "\n")
+    try:
+        tmp.rename(target)              # whole or not at all, like a build
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "manifest.json").exists():   # not another restore's copy: a failure
+            raise
+    return Image.load(target)
+
+
 def image_dir(recipe: Recipe, store: Path | None = None) -> Path:
     return (store or images_dir()) / f"{recipe.name}-{recipe.hash()}"
 

@@ -67,3 +67,23 @@ async def create_overlay(host: Host, base: Path, overlay: Path) -> Path:
     await host.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt,
                     "-b", str(base.resolve()), str(overlay)], timeout=60)
     return overlay
+
+
+def backing_file(overlay: Path) -> Path | None:
+    """The image a qcow2 overlay reads through to, from its header (no process started: this
+    runs over every node of every session); None for a raw or stand-alone disk."""
+    try:
+        with overlay.open("rb") as f:
+            header = f.read(20)
+            if len(header) < 20 or header[:4] != b"QFI\xfb":
+                return None
+            offset = int.from_bytes(header[8:16], "big")
+            size = int.from_bytes(header[16:20], "big")
+            if offset == 0 or size == 0 or size > 4096:
+                return None
+            f.seek(offset)
+            name = f.read(size).decode(errors="replace")
+    except OSError:
+        return None
+    path = Path(name)
+    return path if path.is_absolute() else overlay.parent / path

@@ -4,24 +4,29 @@ The archive is a sparse-aware tar (`tar --sparse`), so a 2 GiB overlay with 30 M
 stays 30 MiB. Saving a running session first makes every guest write its cache to its disk
 (`sync` through the agent), then pauses every QEMU (QMP `stop` drains pending I/O) for the copy,
 then resumes them: the saved disks are consistent. Sockets, logs and process records are not
-saved. On restore, overlays whose base image lives elsewhere on this machine are re-pointed to
-the image of the same name (`qemu-img rebase -u`).
+saved. The images the node disks are built on go in too (`images/<name>-<hash>/`, their shipped
+files only), because an overlay is only meaningful on top of the exact base it was made on: on
+restore they join the image cache unless it has them already, and the overlays are re-pointed to
+them (`qemu-img rebase -u`, safe because the base is the same). The archive is written to a
+temporary name and renamed when complete.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import shutil
 from pathlib import Path
 
 from engine import topofile
 from engine.errors import NemuError
 from engine.hosts import LocalHost
 from engine.hosts.base import Host
-from engine.images.builder import find_image
+from engine.images.builder import SHIPPED_FILES, install_image
+from engine.images.disk import backing_file
+from engine.images.paths import images_dir
 from engine.images.qemu_boot import socket_dir
 from engine.qemu.qmp import Qmp
-from engine.session.directory import create_session_dir
+from engine.session.directory import SessionDir, create_session_dir
 from engine.session.session import Session
 
 EXCLUDE = ("./sockets", "./logs", "./state.json", "./*/*/*.sock", "./nodes/*/qemu.log",
@@ -40,15 +45,29 @@ async def save(session: Session, archive: Path) -> Path:
                 await qmp.connect(timeout=5)
                 await qmp.pause()
                 qmps.append(qmp)
-        args = ["tar", "--sparse", "-czf", str(archive), "-C", str(session.dir.root)]
+        tar = archive.with_name(archive.name + ".part.tar")
+        args = ["tar", "--sparse", "-cf", str(tar), "-C", str(session.dir.root)]
         args += [f"--exclude={e}" for e in EXCLUDE] + ["."]
         await session.host.run(args, timeout=600)
+        for image in _base_images(session.dir.root):
+            await session.host.run(["tar", "-rf", str(tar), "-C", str(image.parent),
+                                    "--transform", r"s,^,images/,",
+                                    *[f"{image.name}/{f}" for f in SHIPPED_FILES]], timeout=600)
+        await session.host.run(["gzip", "-f", str(tar)], timeout=600)
+        tar.with_name(tar.name + ".gz").rename(archive)   # complete: only now under its name
     finally:
         for qmp in qmps:
             with contextlib.suppress(NemuError):
                 await qmp.resume()
             await qmp.close()
     return archive
+
+
+def _base_images(root: Path) -> list[Path]:
+    """The cached image directories the session's node disks are built on."""
+    found = {b.parent for d in (root / "nodes").glob("*/disk.qcow2")
+             if (b := backing_file(d)) is not None and (b.parent / "manifest.json").exists()}
+    return sorted(found)
 
 
 async def restore(archive: Path, name: str | None = None, base: Path | None = None,
@@ -59,26 +78,34 @@ async def restore(archive: Path, name: str | None = None, base: Path | None = No
         raise NemuError(f"{archive}: no such archive")
     stem = name or archive.name.split(".")[0]
     sdir = create_session_dir(stem, base)
+    try:
+        return await _unpack(archive, sdir, host)
+    except BaseException:
+        shutil.rmtree(sdir.root, ignore_errors=True)    # no half-restored session left behind
+        raise
+
+
+async def _unpack(archive: Path, sdir: SessionDir, host: Host) -> Session:
     await host.run(["tar", "--sparse", "-xzf", str(archive.resolve()), "-C", str(sdir.root)],
                    timeout=600)
     if not sdir.topology_path.exists():
         raise NemuError(f"{archive}: not a nemu session archive (no topology.yaml)")
     topo = topofile.load(sdir.topology_path)
+    shipped = sdir.root / "images"
+    for d in sorted(shipped.iterdir()) if shipped.is_dir() else ():
+        install_image(d)
+    shutil.rmtree(shipped, ignore_errors=True)
     for node in topo.nodes:
         overlay = sdir.node_dir(node.name) / "disk.qcow2"
-        if not overlay.exists():
+        backing = backing_file(overlay) if overlay.exists() else None
+        if backing is None or backing.exists():
             continue
-        info = json.loads((await host.run(["qemu-img", "info", "--output=json",
-                                           str(overlay)], timeout=30)).text)
-        backing = info.get("full-backing-filename") or info.get("backing-filename")
-        if backing and not Path(backing).exists() and node.image:
-            image = find_image(node.image)
-            if image is None:
-                raise NemuError(f"{node.name}: its base image {node.image!r} is not built here "
-                                f"(run `nemu images build {node.image}`)")
-            fmt = json.loads((await host.run(["qemu-img", "info", "--output=json",
-                                              str(image.disk)], timeout=30)).text)["format"]
-            await host.run(["qemu-img", "rebase", "-u", "-F", fmt, "-b", str(image.disk),
-                            str(overlay)], timeout=60)
+        base = images_dir() / backing.parent.name / backing.name
+        if not base.exists():
+            raise NemuError(f"{node.name}: its disk is built on image {backing.parent.name}, "
+                            "which is neither in the archive nor in this machine's image cache "
+                            "(an archive from an older nemu: restore it where it was saved)")
+        await host.run(["qemu-img", "rebase", "-u", "-F", "qcow2", "-b", str(base),
+                        str(overlay)], timeout=60)
     sdir.prepare()
     return Session(topo, sdir, host)

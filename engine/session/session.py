@@ -25,6 +25,7 @@ from engine.hosts import LocalHost
 from engine.hosts.base import Host, ProcessHandle, ProcessState
 from engine.images.accel import AccelChoice, choose_accel
 from engine.images.builder import Builder, Image, find_image
+from engine.images.disk import backing_file
 from engine.images.guest_agent import ExecResult, GuestAgent
 from engine.images.qemu_boot import GuestMachine, socket_dir
 from engine.model import End, NodeKind, Topology
@@ -176,8 +177,19 @@ class Session(LiveEditing):
         return plan_wiring(self.topo, self.nic_socket, self._patch_socket)
 
     # ---- running -----------------------------------------------------------------------
+    def _disk_image(self, name: str) -> Image | None:
+        """The cached image node `name`'s disk is built on (an overlay is only meaningful on
+        its own base: a node keeps it when the recipe changes, until its disk is reset)."""
+        overlay = self.dir.node_dir(name) / "disk.qcow2"
+        base = backing_file(overlay) if overlay.exists() else None
+        if base is None or not (base.parent / "manifest.json").exists():
+            return None
+        return Image.load(base.parent)
+
     async def _images(self, progress: Callable[[str], None]) -> dict[str, Image | Path]:
-        wanted = {n.image for n in self.topo.nodes if n.kind.is_machine and n.image}
+        """The image of each name that nodes without a disk yet will be made from."""
+        wanted = {n.image for n in self.topo.nodes
+                  if n.kind.is_machine and n.image and self._disk_image(n.name) is None}
         out: dict[str, Image | Path] = {}
         for name in sorted(wanted):
             as_path = Path(name).expanduser()
@@ -242,7 +254,7 @@ class Session(LiveEditing):
 
     async def _start_machine(self, name: str) -> None:
         node = self.topo.node(name)
-        image = self._images_by_name.get(node.image or "")
+        image = self._disk_image(name) or self._images_by_name.get(node.image or "")
         if image is None:
             image = (await self._images(lambda m: self.emit(Progress(0, 1, m))))[node.image or ""]
             self._images_by_name[node.image or ""] = image

@@ -52,3 +52,34 @@ def test_clean_keeps_current_images(capsys, monkeypatch, tmp_path):
     assert main(["images", "clean"]) == 0
     assert "deleted" in capsys.readouterr().out
     assert current.exists() and not old.exists()
+
+
+def test_clean_keeps_an_old_image_that_a_sessions_disks_are_built_on(capsys, monkeypatch,
+                                                                    tmp_path):
+    import json
+    import subprocess
+
+    from engine.images.disk import backing_file
+    monkeypatch.setenv("NEMU_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("NEMU_SESSIONS", str(tmp_path / "sessions"))
+    old = tmp_path / "cache" / "images" / "host-0123456789abcdef"
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text(json.dumps({
+        "name": "host", "cmdline": "", "memory_mb": 128, "kernel_version": "6", "packages": [],
+        "built_at": 0, "hash": "0123456789abcdef"}))
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(old / "base.qcow2"), "16M"],
+                   check=True)
+    lab = tmp_path / "sessions" / "lab1"
+    (lab / "nodes" / "h1").mkdir(parents=True)
+    (lab / "topology.yaml").write_text("version: 1\n")
+    disk = lab / "nodes" / "h1" / "disk.qcow2"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+                    str(old / "base.qcow2"), str(disk)], check=True)
+    assert backing_file(disk) == old / "base.qcow2"
+    assert backing_file(old / "base.qcow2") is None
+    assert main(["images", "clean"]) == 0
+    out = capsys.readouterr().out
+    assert f"kept {old}: the disks of session(s) lab1 are built on it" in out
+    assert old.exists()
+    assert main(["images", "clean", "--force"]) == 0
+    assert f"deleted {old}" in capsys.readouterr().out and not old.exists()
