@@ -16,8 +16,11 @@ from typing import Any
 from engine.errors import HostError, NemuError
 from engine.hosts.base import Host, ProcessHandle, ProcessState
 from engine.plan.wiring import DevicePlan, PortPlan, Tap, Wiring
+from vswitch.capture import NO_READER
 from vswitch.client import VSwitchClient
 from vswitch.errors import RequestError
+
+NO_FIFO_READER = NO_READER     # how the vswitch refuses a FIFO that nobody reads yet
 
 
 class FabricError(NemuError):

@@ -442,10 +442,13 @@ class EngineBridge(QObject):
             import os
             if not fifo.exists():
                 os.mkfifo(fifo)
-            await s.host.start([program, "-k", "-i", str(fifo)], label=f"wireshark-{link}",
-                               log_path=s.dir.logs / f"wireshark-{link}.log")
-            await s.capture(link, end, fifo, True)   # type: ignore[arg-type]
-        self.submit(go(), f"Could not open {link} in Wireshark")
+            reader = await s.host.start([program, "-k", "-i", str(fifo)],
+                                        label=f"wireshark-{link}",
+                                        log_path=s.dir.logs / f"wireshark-{link}.log")
+            await s.capture_to_reader(link, end, fifo, reader)   # type: ignore[arg-type]
+        self.submit(go(), f"Could not open {link} in Wireshark",
+                    lambda _r: self.info.emit(f"{link} ({end} side) is live in Wireshark",
+                                              str(fifo)))
 
 
 async def _not_running(node: str) -> None:

@@ -29,6 +29,7 @@ _REC = struct.Struct("<IIII")
 FLUSH_BYTES = 1 << 18
 MAX_BACKLOG = 1 << 22
 FLUSH_INTERVAL = 0.1
+NO_READER = "no process is reading the FIFO"   # the error text callers may wait on
 
 
 class Capture:
@@ -57,7 +58,7 @@ class Capture:
         try:
             self.fd = os.open(self.path, flags, 0o644)
         except OSError as exc:
-            msg = "no process is reading the FIFO" if exc.errno == errno.ENXIO else exc.strerror
+            msg = NO_READER if exc.errno == errno.ENXIO else exc.strerror
             raise RequestError("file", f"cannot open {self.path}: {msg}") from None
         self.parts = [PCAP_HEADER]
         self.buffered = len(PCAP_HEADER)

@@ -19,8 +19,8 @@ from typing import Any, Literal
 import psutil
 
 from engine import topofile
-from engine.errors import SessionError, TopologyErrors
-from engine.fabric import VSwitchFabric
+from engine.errors import NemuError, SessionError, TopologyErrors
+from engine.fabric import NO_FIFO_READER, VSwitchFabric
 from engine.hosts import LocalHost
 from engine.hosts.base import Host, ProcessHandle, ProcessState
 from engine.images.accel import AccelChoice, choose_accel
@@ -407,3 +407,24 @@ class Session(LiveEditing):
     async def capture(self, link: str, end: End, file: Path, start: bool = True) -> None:
         self.topo.link(link)
         await self.fabric.capture(self.wiring.taps[(link, end)], file, start)
+
+    async def capture_to_reader(self, link: str, end: End, fifo: Path, reader: ProcessHandle,
+                                timeout: float = 30.0) -> None:
+        """Capture into `fifo` once `reader` (Wireshark, still starting) has opened it: the
+        vswitch writes a FIFO without blocking, so it refuses one that nobody reads yet."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            try:
+                await self.capture(link, end, fifo, True)
+                return
+            except NemuError as e:
+                if NO_FIFO_READER not in str(e):
+                    raise
+                if self.host.state(reader) is not ProcessState.RUNNING:
+                    raise SessionError(f"{link}: the capture reader (pid {reader.pid}) exited "
+                                       "before opening the FIFO; see its log") from None
+                if loop.time() > deadline:
+                    raise SessionError(f"{link}: the capture reader did not open {fifo} "
+                                       f"within {timeout:.0f} s") from None
+            await asyncio.sleep(0.2)

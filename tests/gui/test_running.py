@@ -195,6 +195,22 @@ def test_link_menu_down_up_reset_capture_and_plot(qtbot, lab: MainWindow,
     menus.stop_capture("h1-h2", "a")
     _wait(qtbot, lambda: pcap.stat().st_size > 24 + 3 * 100, 10000)   # header + 3 pings
 
+    # "Open in Wireshark": the reader takes a while to start and open the FIFO (Wireshark
+    # does); a stand-in with Wireshark's arguments hands the FIFO to tshark after 1.5 s
+    live = tmp_path / "live.pcapng"
+    reader = tmp_path / "wireshark-standin"
+    reader.write_text(f'#!/bin/sh\n[ "$1 $2" = "-k -i" ] || exit 2\nsleep 1.5\n'
+                      f'exec tshark -i "$3" -c 3 -a duration:60 -w {live}\n')
+    reader.chmod(0o755)
+    infos: list[str] = []
+    w.bridge.info.connect(lambda title, _d: infos.append(title))
+    w.bridge.wireshark("h1-h2", "a", str(reader))
+    _wait(qtbot, lambda: "h1-h2 (a side) is live in Wireshark" in infos, 20000)
+    with qtbot.waitSignal(w.bridge.commandDone, timeout=30000):
+        w.bridge.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
+    _wait(qtbot, lambda: live.exists() and live.stat().st_size > 3 * 100, 20000)
+    menus.stop_capture("h1-h2", "a")
+
     act("Plot")
     stats = w.run_controls.stats
     assert stats.link == "h1-h2" and w.run_controls.docks["Statistics"].isVisible()
