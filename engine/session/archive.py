@@ -13,6 +13,7 @@ temporary name and renamed when complete.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import shutil
 from pathlib import Path
@@ -35,6 +36,23 @@ EXCLUDE = ("./sockets", "./logs", "./state.json", "./*/*/*.sock", "./nodes/*/qem
 
 async def save(session: Session, archive: Path) -> Path:
     archive = archive.resolve()
+    tar = archive.with_name(archive.name + ".part.tar")
+    try:
+        await _copy_disks_paused(session, tar)
+        for image in _base_images(session.dir.root):      # read-only: no need to pause for it
+            await session.host.run(["tar", "-rf", str(tar), "-C", str(image.parent),
+                                    "--transform", r"s,^,images/,",
+                                    *[f"{image.name}/{f}" for f in SHIPPED_FILES]], timeout=600)
+        await session.host.run(["gzip", "-f", str(tar)], timeout=600)
+        tar.with_name(tar.name + ".gz").rename(archive)   # complete: only now under its name
+    finally:
+        for leftover in (tar, tar.with_name(tar.name + ".gz")):
+            leftover.unlink(missing_ok=True)       # a failed save leaves no partial file
+    return archive
+
+
+async def _copy_disks_paused(session: Session, tar: Path) -> None:
+    """The session directory into `tar`, its running machines synced and paused meanwhile."""
     qmps: list[Qmp] = []
     try:
         if session.running:
@@ -45,22 +63,14 @@ async def save(session: Session, archive: Path) -> Path:
                 await qmp.connect(timeout=5)
                 await qmp.pause()
                 qmps.append(qmp)
-        tar = archive.with_name(archive.name + ".part.tar")
         args = ["tar", "--sparse", "-cf", str(tar), "-C", str(session.dir.root)]
         args += [f"--exclude={e}" for e in EXCLUDE] + ["."]
         await session.host.run(args, timeout=600)
-        for image in _base_images(session.dir.root):
-            await session.host.run(["tar", "-rf", str(tar), "-C", str(image.parent),
-                                    "--transform", r"s,^,images/,",
-                                    *[f"{image.name}/{f}" for f in SHIPPED_FILES]], timeout=600)
-        await session.host.run(["gzip", "-f", str(tar)], timeout=600)
-        tar.with_name(tar.name + ".gz").rename(archive)   # complete: only now under its name
     finally:
         for qmp in qmps:
             with contextlib.suppress(NemuError):
                 await qmp.resume()
             await qmp.close()
-    return archive
 
 
 def _base_images(root: Path) -> list[Path]:
@@ -93,7 +103,7 @@ async def _unpack(archive: Path, sdir: SessionDir, host: Host) -> Session:
     topo = topofile.load(sdir.topology_path)
     shipped = sdir.root / "images"
     for d in sorted(shipped.iterdir()) if shipped.is_dir() else ():
-        install_image(d)
+        await asyncio.to_thread(install_image, d)   # copies and inflates: off the event loop
     shutil.rmtree(shipped, ignore_errors=True)
     for node in topo.nodes:
         overlay = sdir.node_dir(node.name) / "disk.qcow2"
