@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import json
 import os
+import platform
 import shutil
 import time
 from collections.abc import AsyncIterator, Callable
@@ -68,6 +69,7 @@ class Image:
     packages: tuple[str, ...]
     checks: tuple[str, ...]
     built_at: float
+    arch: str = "x86_64"  # the guest architecture (QEMU's name): qemu-system-<arch> boots it
 
     def size_bytes(self) -> int:
         """Compressed size: bzImage + gzipped initramfs + compressed base disk (what the image
@@ -93,7 +95,7 @@ class Image:
                    disk=directory / "base.qcow2", cmdline=data["cmdline"],
                    memory_mb=int(data["memory_mb"]), kernel_version=data["kernel_version"],
                    packages=tuple(data["packages"]), checks=tuple(data.get("checks", ())),
-                   built_at=float(data["built_at"]))
+                   built_at=float(data["built_at"]), arch=data.get("arch", "x86_64"))
 
 
 # What an image is made of when shipped (session archives); the rest is derived at install.
@@ -224,14 +226,19 @@ class Builder:
         host = self.host
         self.check_tools()
         self._begin("resolving packages")
-        kpkg = await debs.kernel_package(host, recipe.kernel_package)
-        packages = await debs.resolve(host, recipe.packages, recipe.exclude)
+        # Another architecture's packages (an i386 image on amd64) come from package lists kept
+        # in nemu's cache; the build machine's own architecture uses the system's apt as is.
+        apt: list[str] = []
+        if recipe.arch != platform.machine():
+            apt = await debs.foreign_apt(host, recipe.debian_arch, progress=self._sub)
+        kpkg = await debs.kernel_package(host, recipe.kernel_package, apt)
+        packages = await debs.resolve(host, recipe.packages, recipe.exclude, apt)
         if "busybox" not in packages:
             raise BuildError(f"image {recipe.name!r}: recipes need the package busybox")
 
         self._begin(f"downloading {len(packages) + 1} packages (cached in {debs_dir()})")
         deb_paths = await debs.download(host, [*packages, kpkg, STATIC_BUSYBOX], debs_dir(),
-                                        self._sub)
+                                        self._sub, apt)
         kdeb = next(p for p in deb_paths if p.name.startswith(kpkg + "_"))
         sdeb = next(p for p in deb_paths if p.name.startswith(STATIC_BUSYBOX + "_"))
         pkg_debs = [p for p in deb_paths if p not in (kdeb, sdeb)]
@@ -250,7 +257,7 @@ class Builder:
             if not d.is_dir():
                 raise BuildError(f"image {recipe.name!r}: guest files directory {d} is missing")
             rootfs.copy_tree(d, root)
-        await rootfs.busybox_links(host, root)
+        await rootfs.busybox_links(host, root, recipe.arch)
         rootfs.prune(root, recipe.prune)
 
         self._begin(f"kernel {kdeb.name.split('_')[1]} and its modules")
@@ -289,7 +296,7 @@ class Builder:
                 shutil.copy2(ktree / "vmlinux", boot_kernel)
 
         self._begin("checking shared libraries")
-        rootfs.check_libraries(root, recipe.name)
+        rootfs.check_libraries(root, recipe.name, recipe.arch)
 
         self._begin("root disk (ext4, then compressed qcow2)")
         raw = work / "root.ext4"
@@ -302,7 +309,7 @@ class Builder:
                       kernel=boot_kernel, initrd=out / "initrd.img", disk=out / "base.qcow2",
                       cmdline=BASE_CMDLINE, memory_mb=recipe.memory_mb, kernel_version=version,
                       packages=tuple(p.name for p in deb_paths), checks=recipe.checks,
-                      built_at=time.time())
+                      built_at=time.time(), arch=recipe.arch)
         (out / "manifest.json").write_text(json.dumps(image.to_json(), indent=2) + "\n")
         self._sub(f"done: {image.size_bytes() / 2**20:.1f} MiB", 1, 1)
         return image

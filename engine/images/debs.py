@@ -10,14 +10,20 @@ is caught later by the ELF check in `rootfs.py`, which names the missing library
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from engine.errors import CommandError, NemuError
 from engine.hosts import Host
+from engine.images.paths import apt_dir
 
 ProgressFn = Callable[[str, int, int], None]
+# `-o` options for apt-get/apt-cache; empty means the system's own configuration (native arch).
+AptOptions = Sequence[str]
+# Package lists of a foreign architecture are refreshed when older than this.
+APT_LISTS_MAX_AGE = 24 * 3600
 
 _DEPENDS_FLAGS = ("--no-recommends", "--no-suggests", "--no-conflicts", "--no-breaks",
                   "--no-replaces", "--no-enhances")
@@ -89,15 +95,52 @@ def _choose(group: list[str], chosen: set[str], exclude: set[str]) -> str | None
     return None
 
 
-async def resolve(host: Host, packages: Iterable[str], exclude: Iterable[str]) -> list[str]:
+def foreign_apt_options(debian_arch: str, base: Path | None = None) -> list[str]:
+    """apt `-o` options that read and write package lists of `debian_arch` (e.g. i386) in
+    nemu's cache instead of the system's: any user can `update` them, nothing of the system's
+    apt state changes. The sources (`/etc/apt/sources.list*`) are the system's."""
+    d = base or apt_dir(debian_arch)
+    return ["-o", f"Dir::State={d / 'state'}", "-o", f"Dir::State::status={d / 'state/status'}",
+            "-o", f"Dir::Cache={d / 'cache'}", "-o", f"APT::Architecture={debian_arch}",
+            "-o", f"APT::Architectures::={debian_arch}"]
+
+
+async def foreign_apt(host: Host, debian_arch: str, base: Path | None = None,
+                      progress: ProgressFn | None = None) -> list[str]:
+    """The apt options for `debian_arch`, its package lists fetched when missing or older than
+    a day. A partly failed `update` (e.g. one index with a size mismatch on the mirror) is
+    tolerated when lists arrived: `check_available` then names any package still unknown."""
+    d = base or apt_dir(debian_arch)
+    options = foreign_apt_options(debian_arch, d)
+    lists = d / "state/lists"
+    stamp = d / "updated"
+    fresh = stamp.exists() and time.time() - stamp.stat().st_mtime < APT_LISTS_MAX_AGE
+    if fresh and any(lists.glob("*_Packages*")):
+        return options
+    (lists / "partial").mkdir(parents=True, exist_ok=True)
+    (d / "cache/archives/partial").mkdir(parents=True, exist_ok=True)
+    (d / "state/status").touch()
+    if progress:
+        progress(f"fetching Debian {debian_arch} package lists", 0, 1)
+    res = await host.run(["apt-get", "-q", *options, "update"], timeout=600, check=False)
+    if not any(lists.glob("*_Packages*")):
+        raise PackageError(f"`apt-get update` for Debian {debian_arch} fetched no package lists "
+                           f"(into {lists}): {res.text.strip()[-500:]}")
+    stamp.touch()
+    return options
+
+
+async def resolve(host: Host, packages: Iterable[str], exclude: Iterable[str],
+                  apt: AptOptions = ()) -> list[str]:
     """The packages plus their dependency closure (minus `exclude`), sorted."""
     excluded = set(exclude)
     wanted = list(dict.fromkeys(packages))
     chosen: set[str] = set(wanted)
     todo = list(wanted)
-    await check_available(host, wanted)
+    await check_available(host, wanted, apt)
     while todo:
-        res = await host.run(["apt-cache", "depends", *_DEPENDS_FLAGS, *todo], timeout=120)
+        res = await host.run(["apt-cache", *apt, "depends", *_DEPENDS_FLAGS, *todo],
+                             timeout=120)
         deps = parse_depends(res.text)
         todo = []
         for pkg in sorted(deps):
@@ -109,10 +152,10 @@ async def resolve(host: Host, packages: Iterable[str], exclude: Iterable[str]) -
     return sorted(chosen)
 
 
-async def check_available(host: Host, packages: Iterable[str]) -> None:
+async def check_available(host: Host, packages: Iterable[str], apt: AptOptions = ()) -> None:
     """Raise PackageError naming every package apt does not know (with the fix)."""
     names = list(packages)
-    res = await host.run(["apt-cache", "policy", *names], timeout=120)
+    res = await host.run(["apt-cache", *apt, "policy", *names], timeout=120)
     candidates: dict[str, str] = {}
     current = ""
     for line in res.text.splitlines():
@@ -127,12 +170,12 @@ async def check_available(host: Host, packages: Iterable[str]) -> None:
             "root) so apt knows them, or fix the name in the recipe.")
 
 
-async def kernel_package(host: Host, name: str) -> str:
+async def kernel_package(host: Host, name: str, apt: AptOptions = ()) -> str:
     """Resolve a kernel metapackage (`linux-image-amd64`) to the real one it depends on."""
-    if re.match(r"^linux-image-\d", name):
+    if re.match(r"^linux-image-\d+\.\d", name):    # versioned (not `linux-image-686`)
         return name
-    await check_available(host, [name])
-    res = await host.run(["apt-cache", "depends", *_DEPENDS_FLAGS, name], timeout=60)
+    await check_available(host, [name], apt)
+    res = await host.run(["apt-cache", *apt, "depends", *_DEPENDS_FLAGS, name], timeout=60)
     for group in parse_depends(res.text).get(name, []):
         for n in group:
             if n.startswith("linux-image-"):
@@ -140,10 +183,10 @@ async def kernel_package(host: Host, name: str) -> str:
     raise PackageError(f"{name}: does not depend on a linux-image-<version> package")
 
 
-async def uris(host: Host, packages: Iterable[str]) -> list[Deb]:
+async def uris(host: Host, packages: Iterable[str], apt: AptOptions = ()) -> list[Deb]:
     """Where each package's `.deb` comes from and the file name it is saved as."""
     names = list(packages)
-    res = await host.run(["apt-get", "download", "--print-uris", *names], timeout=120)
+    res = await host.run(["apt-get", *apt, "download", "--print-uris", *names], timeout=120)
     debs = []
     for line in res.text.splitlines():
         m = re.match(r"^'([^']+)' (\S+) (\d+)", line)
@@ -155,17 +198,17 @@ async def uris(host: Host, packages: Iterable[str]) -> list[Deb]:
 
 
 async def download(host: Host, packages: Iterable[str], dest: Path,
-                   progress: ProgressFn | None = None) -> list[Path]:
+                   progress: ProgressFn | None = None, apt: AptOptions = ()) -> list[Path]:
     """Fetch the `.deb`s not already in `dest` (a shared cache); return all their paths."""
     dest.mkdir(parents=True, exist_ok=True)
-    debs = await uris(host, packages)
+    debs = await uris(host, packages, apt)
     missing = [d for d in debs if not (dest / d.filename).exists()]
     if missing:
         total = sum(d.size for d in missing)
         if progress:
             progress(f"downloading {len(missing)} packages ({total / 1e6:.1f} MB)", 0, 1)
         try:
-            await host.run(["apt-get", "download", *[d.package for d in missing]],
+            await host.run(["apt-get", *apt, "download", *[d.package for d in missing]],
                            cwd=dest, timeout=1800)
         except CommandError as e:
             raise PackageError(f"downloading packages failed: {e}") from e

@@ -42,15 +42,33 @@ def decompress_bzimage(bzimage: bytes) -> bytes | None:
     return None
 
 
-def has_pvh_note(elf: bytes) -> bool:
-    """Whether a 64-bit ELF kernel carries the Xen PVH entry note QEMU needs."""
-    if elf[:4] != b"\x7fELF" or elf[4] != 2:
-        return False
-    e_phoff, = struct.unpack_from("<Q", elf, 0x20)
-    e_phentsize, e_phnum = struct.unpack_from("<HH", elf, 0x36)
+def _phdrs(elf: bytes) -> list[tuple[int, int, int, int]]:
+    """(p_type, p_offset, p_filesz, where p_filesz is stored) of each program header of a
+    little-endian ELF file, 64-bit (amd64 kernel) or 32-bit (i386 kernel)."""
+    if elf[4] == 2:
+        e_phoff, = struct.unpack_from("<Q", elf, 0x20)
+        e_phentsize, e_phnum = struct.unpack_from("<HH", elf, 0x36)
+        out = []
+        for i in range(e_phnum):
+            at = e_phoff + i * e_phentsize
+            p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", elf, at)
+            out.append((p_type, p_offset, p_filesz, at + 32))
+        return out
+    e_phoff, = struct.unpack_from("<I", elf, 0x1C)
+    e_phentsize, e_phnum = struct.unpack_from("<HH", elf, 0x2A)
+    out = []
     for i in range(e_phnum):
-        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from(
-            "<IIQQQQ", elf, e_phoff + i * e_phentsize)
+        at = e_phoff + i * e_phentsize
+        p_type, p_offset, _, _, p_filesz = struct.unpack_from("<IIIII", elf, at)
+        out.append((p_type, p_offset, p_filesz, at + 16))
+    return out
+
+
+def has_pvh_note(elf: bytes) -> bool:
+    """Whether an ELF kernel (64- or 32-bit) carries the Xen PVH entry note QEMU needs."""
+    if elf[:4] != b"\x7fELF" or elf[4] not in (1, 2):
+        return False
+    for p_type, p_offset, p_filesz, _ in _phdrs(elf):
         if p_type != _PT_NOTE:
             continue
         pos, end = p_offset, p_offset + p_filesz
@@ -67,17 +85,14 @@ def trim_segments(elf: bytes) -> bytes:
     """Shrink each PT_LOAD's file size to its last non-zero byte (the rest becomes memsz-only
     zero fill): QEMU then maps and copies ~25 MB less per guest (.bss)."""
     out = bytearray(elf)
-    e_phoff, = struct.unpack_from("<Q", elf, 0x20)
-    e_phentsize, e_phnum = struct.unpack_from("<HH", elf, 0x36)
-    for i in range(e_phnum):
-        at = e_phoff + i * e_phentsize
-        p_type, _, p_offset, _, _, p_filesz = struct.unpack_from("<IIQQQQ", elf, at)
+    size_format = "<Q" if elf[4] == 2 else "<I"
+    for p_type, p_offset, p_filesz, size_at in _phdrs(elf):
         if p_type != 1 or not p_filesz:      # PT_LOAD only
             continue
         seg = elf[p_offset:p_offset + p_filesz]
         used = len(seg.rstrip(b"\0"))
         used = min(p_filesz, (used + 4095) & ~4095)
-        struct.pack_into("<Q", out, at + 32, used)
+        struct.pack_into(size_format, out, size_at, used)
     return bytes(out)
 
 

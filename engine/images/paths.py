@@ -37,3 +37,8 @@ def debs_dir() -> Path:
 def images_dir() -> Path:
     """Built images, one directory per recipe name and hash."""
     return cache_dir() / "images"
+
+
+def apt_dir(debian_arch: str) -> Path:
+    """apt's own state and cache for a foreign architecture (the system's apt stays untouched)."""
+    return cache_dir() / "apt" / debian_arch

@@ -21,6 +21,9 @@ from engine.images.paths import recipes_dir
 
 # Bump when the builder changes what it produces from the same recipe.
 BUILD_FORMAT = 7
+# Guest architectures (QEMU's names) an image can be built for, and Debian's name of each.
+DEBIAN_ARCH = {"x86_64": "amd64", "i386": "i386"}
+DEFAULT_ARCH = "x86_64"
 
 
 class RecipeError(NemuError):
@@ -45,6 +48,12 @@ class Recipe:
     checks: tuple[str, ...]
     root: Path
     raw: dict[str, Any] = field(repr=False, compare=False, default_factory=dict)
+    arch: str = DEFAULT_ARCH        # the guest's architecture (QEMU's name: x86_64, i386)
+
+    @property
+    def debian_arch(self) -> str:
+        """Debian's name of the architecture whose packages the image is made of."""
+        return DEBIAN_ARCH[self.arch]
 
     def guest_dirs(self) -> list[Path]:
         return [self.root / d for d in self.guest_files]
@@ -118,6 +127,9 @@ def load_recipe(name: str, root: Path | None = None) -> Recipe:
     root = root or recipes_dir()
     data = _load_raw(name, root)
     where = str(root / f"{name}.yaml")
+    arch = data.get("arch", DEFAULT_ARCH)
+    if arch not in DEBIAN_ARCH:
+        raise RecipeError(f"{where}: `arch` must be one of {', '.join(DEBIAN_ARCH)}, not {arch!r}")
     kernel = data.get("kernel") or {}
     if not isinstance(kernel, dict) or not isinstance(kernel.get("package"), str):
         raise RecipeError(f"{where}: `kernel.package` (a Debian kernel package) is required")
@@ -136,6 +148,7 @@ def load_recipe(name: str, root: Path | None = None) -> Recipe:
         checks=_strs(data, "checks", where),
         root=root,
         raw=data,
+        arch=arch,
     )
 
 

@@ -5,6 +5,7 @@ pruning, and a check that every program finds its shared libraries.
 from __future__ import annotations
 
 import os
+import platform
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
@@ -13,7 +14,13 @@ from engine.errors import NemuError
 from engine.hosts import Host
 from engine.images.elf import read_elf
 
-LIB_DIRS = ("usr/lib/x86_64-linux-gnu", "usr/lib", "usr/lib64", "usr/local/lib")
+# Where the dynamic loader of each guest architecture looks for libraries, and the loader.
+LIB_DIRS_BY_ARCH = {
+    "x86_64": ("usr/lib/x86_64-linux-gnu", "usr/lib", "usr/lib64", "usr/local/lib"),
+    "i386": ("usr/lib/i386-linux-gnu", "usr/lib", "usr/local/lib"),
+}
+LOADER = {"x86_64": "usr/lib64/ld-linux-x86-64.so.2", "i386": "usr/lib/ld-linux.so.2"}
+LIB_DIRS = LIB_DIRS_BY_ARCH["x86_64"]
 MERGED = ("bin", "sbin", "lib", "lib64")
 
 
@@ -92,10 +99,20 @@ def _inside(root: Path, rel: Path) -> Path:
     return root / rel
 
 
-async def busybox_links(host: Host, root: Path) -> int:
+def run_in_tree(root: Path, program: Path, arch: str = "x86_64") -> list[str]:
+    """The argv running a dynamically linked `program` of the tree on the build machine: as is
+    for the build machine's own architecture, else through the tree's own loader and libraries
+    (an i386 tree on an amd64 machine, which runs 32-bit programs but has no i386 libc)."""
+    if arch == platform.machine():
+        return [str(program)]
+    libs = ":".join(str(root / d) for d in LIB_DIRS_BY_ARCH[arch])
+    return [str(_resolve_in(root, root / LOADER[arch])), "--library-path", libs, str(program)]
+
+
+async def busybox_links(host: Host, root: Path, arch: str = "x86_64") -> int:
     """Link every busybox applet whose name no real program already takes; return the count."""
     busybox = root / "usr/bin/busybox"
-    res = await host.run([str(busybox), "--list-full"], timeout=30)
+    res = await host.run([*run_in_tree(root, busybox, arch), "--list-full"], timeout=30)
     made = 0
     for line in res.text.split():
         target = _inside(root, Path(line))
@@ -131,14 +148,14 @@ def _resolve_in(root: Path, path: Path) -> Path:
     return path
 
 
-def missing_libraries(root: Path) -> dict[str, list[str]]:
+def missing_libraries(root: Path, lib_dirs: tuple[str, ...] = LIB_DIRS) -> dict[str, list[str]]:
     """{library: [programs needing it]} for libraries no directory of the tree provides."""
     found: dict[str, Path | None] = {}
 
     def locate(lib: str, runpath: tuple[str, ...], origin: Path) -> Path | None:
         dirs = [origin / r.replace("$ORIGIN", "").lstrip("/") if "$ORIGIN" in r
                 else root / r.lstrip("/") for r in runpath]
-        dirs += [root / d for d in LIB_DIRS]
+        dirs += [root / d for d in lib_dirs]
         for d in dirs:
             cand = d / lib
             if cand.exists() or cand.is_symlink():
@@ -178,9 +195,9 @@ def missing_libraries(root: Path) -> dict[str, list[str]]:
     return missing
 
 
-def check_libraries(root: Path, recipe_name: str) -> None:
+def check_libraries(root: Path, recipe_name: str, arch: str = "x86_64") -> None:
     """Raise RootfsError naming each missing library and who needs it."""
-    missing = missing_libraries(root)
+    missing = missing_libraries(root, LIB_DIRS_BY_ARCH[arch])
     if missing:
         lines = [f"  {lib}: needed by {', '.join(sorted(set(progs))[:4])}"
                  for lib, progs in sorted(missing.items())]
