@@ -4,13 +4,40 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from engine.errors import SessionError
 from engine.hosts.base import Host
 from engine.images.accel import AccelChoice
 from engine.images.builder import Image
 from engine.images.node_config import GuestFile, InterfaceConfig, NodeConfig
 from engine.images.qemu_boot import MachineSpec, NicSpec, prepare_node
+from engine.images.recipe import DEFAULT_ARCH, available_recipes, load_recipe
 from engine.model import Node, NodeKind
 from engine.plan.addressing import MachinePlan
+
+
+def is_disk_path(image: str) -> bool:
+    """Whether a node's `image` names a user's disk file rather than an image recipe."""
+    return "/" in image or Path(image).suffix in (".qcow2", ".img", ".raw")
+
+
+def machine_image(node: Node) -> str:
+    """The image (recipe name or disk path) a machine boots, for its architecture: its `image`
+    when that recipe is built for the node's arch, else the recipe `<image>-<arch>` (a node with
+    `arch: i386` and the default image `host` boots `host-i386`). A user's disk is taken as is."""
+    name = node.image or ""
+    if is_disk_path(name):
+        return name
+    arch = node.arch or DEFAULT_ARCH
+    recipe = load_recipe(name)
+    if recipe.arch == arch:
+        return name
+    variant = f"{name}-{arch}"
+    if variant in available_recipes() and load_recipe(variant).arch == arch:
+        return variant
+    raise SessionError(
+        f"node {node.name}: no {arch} image for image {name!r} (it is built for {recipe.arch} "
+        f"and there is no recipe {variant!r}); choose an image built for {arch} or set the "
+        f"node's arch to {recipe.arch}")
 
 
 def nic_netdev(socket: Path) -> str:
@@ -39,12 +66,16 @@ async def prepare_machine(host: Host, node: Node, plan: MachinePlan, node_dir: P
                           image: Image | Path, accel: AccelChoice,
                           nic_socket: dict[str, Path]) -> MachineSpec:
     """The node's overlay (made once, kept across restarts), config file and QEMU spec."""
+    arch = node.arch or DEFAULT_ARCH
+    if isinstance(image, Image) and image.arch != arch:
+        raise SessionError(f"node {node.name}: its disk is built on image {image.name!r} for "
+                           f"{image.arch}, not {arch}; reset the node's disk to change its arch")
     nics = [NicSpec(plan.macs[i.name], nic_netdev(nic_socket[i.name]),
                     node.nic.value if node.nic else "virtio") for i in node.interfaces]
     spec = await prepare_node(host, node.name, node_dir, image, accel,
                               config=node_config(node, plan), nics=nics,
                               memory_mb=node.memory)
     spec.cpus = node.cpus or 1
-    spec.arch = node.arch or "x86_64"
+    spec.arch = arch
     spec.storages = list(node.storages)
     return spec

@@ -46,7 +46,7 @@ from engine.session.events import (
 )
 from engine.session.linkstats import LinkStatsReader
 from engine.session.live_edit import LiveEditing
-from engine.session.machines import prepare_machine
+from engine.session.machines import machine_image, prepare_machine
 from engine.session.registry import ProcessRegistry
 
 Listener = Callable[[SessionEvent], None]
@@ -188,7 +188,7 @@ class Session(LiveEditing):
 
     async def _images(self, progress: Callable[[str], None]) -> dict[str, Image | Path]:
         """The image of each name that nodes without a disk yet will be made from."""
-        wanted = {n.image for n in self.topo.nodes
+        wanted = {machine_image(n) for n in self.topo.nodes   # host -> host-i386 for i386
                   if n.kind.is_machine and n.image and self._disk_image(n.name) is None}
         out: dict[str, Image | Path] = {}
         for name in sorted(wanted):
@@ -254,10 +254,13 @@ class Session(LiveEditing):
 
     async def _start_machine(self, name: str) -> None:
         node = self.topo.node(name)
-        image = self._disk_image(name) or self._images_by_name.get(node.image or "")
+        image: Image | Path | None = self._disk_image(name)
         if image is None:
-            image = (await self._images(lambda m: self.emit(Progress(0, 1, m))))[node.image or ""]
-            self._images_by_name[node.image or ""] = image
+            key = machine_image(node)      # the image for the node's arch (host -> host-i386)
+            image = self._images_by_name.get(key)
+            if image is None:
+                image = (await self._images(lambda m: self.emit(Progress(0, 1, m))))[key]
+                self._images_by_name[key] = image
         assert self.accel is not None
         spec = await prepare_machine(
             self.host, node, self.plans[name], self.dir.node_dir(name), image, self.accel,
