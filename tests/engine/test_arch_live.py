@@ -11,8 +11,10 @@ import pytest
 from engine import examples
 from engine.errors import SessionError
 from engine.images.accel import AccelChoice
+from engine.images.builder import Image
 from engine.model import Interface, Node, NodeKind, Topology
-from engine.session.machines import machine_image
+from engine.plan.addressing import MachinePlan
+from engine.session.machines import machine_image, prepare_machine
 from engine.session.session import Session
 
 NO_IMAGE = (r"node r9: no i386 image for image 'router' \(it is built for x86_64 and there is "
@@ -30,6 +32,18 @@ def test_node_arch_picks_the_image_variant():
         machine_image(Node("r9", NodeKind.ROUTER, arch="i386"))
     with pytest.raises(SessionError, match="no x86_64 image for image 'host-i386'"):
         machine_image(Node("h1", NodeKind.HOST, image="host-i386"))
+
+
+def test_a_disk_keeps_its_images_arch(engine, tmp_path):
+    """A node whose overlay is on an x86_64 image cannot switch arch without a disk reset."""
+    image = Image(name="host", hash="0", directory=tmp_path, kernel=tmp_path / "vmlinux",
+                  initrd=tmp_path / "initrd.img", disk=tmp_path / "base.qcow2", cmdline="",
+                  memory_mb=128, kernel_version="6", packages=(), checks=(), built_at=0.0)
+    node = Node("h1", NodeKind.HOST, arch="i386")
+    with pytest.raises(SessionError, match=r"node h1: its disk is built on image 'host' for "
+                       r"x86_64, not i386; reset the node's disk"):
+        engine.run(prepare_machine(None, node, MachinePlan("h1"), tmp_path, image,  # type: ignore[arg-type]
+                                   AccelChoice("tcg", "test"), {}))
 
 
 def test_an_arch_without_an_image_is_refused_before_anything_starts(engine, tmp_path):
