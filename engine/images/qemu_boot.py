@@ -173,6 +173,7 @@ async def prepare_node(host: Host, name: str, node_dir: Path, base: Image | Path
         memory_mb=memory_mb or (base.memory_mb if isinstance(base, Image) else 256))
     if isinstance(base, Image):
         spec.kernel, spec.initrd, spec.cmdline = base.kernel, base.initrd, base.cmdline
+        spec.arch = base.arch             # an i386 image boots under qemu-system-i386
         spec.ready_file = READY_FILE
     return spec
 

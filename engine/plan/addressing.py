@@ -45,6 +45,7 @@ class MachinePlan:
     routes: list[Route] = field(default_factory=list)
     dns: list[IPv4Address] = field(default_factory=list)
     forwarding: bool = False
+    masquerade: list[str] = field(default_factory=list)   # a router's interfaces to a slirp NAT
 
 
 def mac_for(node: str, iface: str, taken: set[str]) -> str:
@@ -173,6 +174,8 @@ def _routes(topo: Topology, segs: list[Segment], nets: dict[int, IPv4Network],
                 if seg.has_slirp and seg.index in own:
                     plans[r].routes.append(Route(IPv4Network("0.0.0.0/0"), SLIRP_GATEWAY))
                     plans[r].dns.append(SLIRP_DNS)
+                    # the NAT answers only its own subnet: the hosts behind hide behind r
+                    plans[r].masquerade += [i for n, i in seg.endpoints if n == r]
                 continue
             path = paths[("seg", seg.index)]
             first_seg, next_router = path[1][1], path[2][1]

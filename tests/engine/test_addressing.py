@@ -70,6 +70,8 @@ def test_slirp_segment_uses_qemu_user_network():
     assert p["r1"].addresses["eth1"] == IPv4Interface("10.0.2.15/24")
     assert any(r.via == SLIRP_GATEWAY and r.destination.prefixlen == 0 for r in p["r1"].routes)
     assert p["h2"].routes[0].via == IPv4Address("10.0.1.1")
+    assert p["r1"].masquerade == ["eth1"] and p["h2"].masquerade == []   # hosts reach out
+    assert plan(routed_lab())["r1"].masquerade == []                      # no NAT, no masquerade
 
 
 def test_macs_are_stable_unique_unicast_and_respect_the_users():

@@ -45,3 +45,34 @@ def test_port_forward_reaches_the_machine_behind_the_nat(engine, tmp_path):
         assert got.strip() == b"hello-from-h1"
     finally:
         engine.run(s.down())
+
+
+def test_a_host_behind_a_router_reaches_outside_through_the_nat(engine, tmp_path):
+    """h1 - r1 - nat: the router masquerades toward the NAT, so h1 reaches a server on this
+    machine's loopback (the NAT's 10.0.2.2), as in the star example."""
+    import socketserver
+    import threading
+
+    class Hello(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.sendall(b"hello-from-outside\n")
+
+    server = socketserver.TCPServer(("127.0.0.1", 0), Hello)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    t = Topology(name="behind")
+    t.add_node(Node("nat", NodeKind.SLIRP, [Interface("nat0")]))
+    t.add_node(Node("r1", NodeKind.ROUTER))
+    t.add_node(Node("h1", NodeKind.HOST))
+    t.connect("r1", "nat")
+    t.connect("h1", "r1")
+    s = Session.create(t, base=tmp_path)
+    try:
+        engine.run(s.up())
+        assert s.plans["r1"].masquerade == ["eth0"]
+        r = engine.run(s.node("h1").run(f"nc -w 5 10.0.2.2 {port} </dev/null"))
+        assert r.stdout.strip() == b"hello-from-outside", r.stdout + r.stderr
+    finally:
+        engine.run(s.down())
+        server.shutdown()
+        server.server_close()
