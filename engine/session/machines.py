@@ -56,8 +56,8 @@ def node_config(node: Node, plan: MachinePlan, ssh_keys: list[str] | None = None
         cfg.routes.append(f"{dest} via {route.via}")
     if node.kind is NodeKind.ROUTER:
         cfg.sysctls["net.ipv4.ip_forward"] = "1"
-    for iface in plan.masquerade:      # toward a slirp NAT, which answers only its own subnet
-        cfg.commands.append(f"iptables -t nat -A POSTROUTING -o {iface} -j MASQUERADE")
+    for out in plan.masquerade:        # toward a slirp NAT, which answers only its own subnet
+        cfg.commands.append(f"iptables -t nat -A POSTROUTING -o {out} -j MASQUERADE")
     if plan.dns:
         resolv = "".join(f"nameserver {d}\n" for d in plan.dns)
         cfg.files.append(GuestFile("/etc/resolv.conf", resolv.encode()))
