@@ -94,8 +94,12 @@ def _load_raw(name: str, root: Path, seen: tuple[str, ...] = ()) -> dict[str, An
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        known = ", ".join(available_recipes(root)) or "none"
-        raise RecipeError(f"no image recipe named {name!r} (known: {known})") from None
+        known = ", ".join(available_recipes(root))
+        if not known:      # an installed copy without the source tree's images/ folder
+            raise RecipeError(f"no image recipe named {name!r}: {root} holds no recipes (they "
+                              "are the images/ folder of a nemu source tree; point "
+                              "NEMU_IMAGES_DIR at one)") from None
+        raise RecipeError(f"no image recipe named {name!r} in {root} (known: {known})") from None
     except yaml.YAMLError as e:
         raise RecipeError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(data, dict):

@@ -66,5 +66,9 @@ def test_unknown_and_looping_recipes(tmp_path):
     write(tmp_path, "b", "inherits: a\n")
     with pytest.raises(RecipeError, match="loops"):
         load_recipe("a", tmp_path)
-    with pytest.raises(RecipeError, match="no image recipe named 'zzz'"):
+    with pytest.raises(RecipeError, match=r"no image recipe named 'zzz' in .* \(known: a, b\)"):
         load_recipe("zzz", tmp_path)
+    empty = tmp_path / "installed-without-recipes"
+    empty.mkdir()
+    with pytest.raises(RecipeError, match=r"holds no recipes .* NEMU_IMAGES_DIR"):
+        load_recipe("host", empty)
