@@ -47,6 +47,11 @@ class ExecResult:
         return self.stdout.decode(errors="replace")
 
 
+# Seconds a connection may stay silent at boot before it is reopened. A sync timeout is
+# builtin TimeoutError, an OSError: it must not count as a broken socket.
+REOPEN_AFTER = 10.0
+
+
 class GuestAgent:
     """One connection to one node's guest agent."""
 
@@ -66,18 +71,26 @@ class GuestAgent:
         start = time.monotonic()
         deadline = start + timeout
         last: Exception | None = None
+        opened = start
         while time.monotonic() < deadline:
             try:
                 if self._writer is None:
                     self._reader, self._writer = await asyncio.open_unix_connection(
                         str(self.socket_path))
+                    opened = time.monotonic()
                 await self._sync(min(attempt, max(0.05, deadline - time.monotonic())))
                 return time.monotonic() - start
-            except (OSError, TimeoutError, GuestAgentError, ValueError) as e:
+            except (OSError, GuestAgentError, ValueError) as e:
                 last = e
-                if isinstance(e, OSError):
-                    await self._drop()
+                if isinstance(e, OSError) and not isinstance(e, TimeoutError):
+                    await self._drop()     # no socket yet, or it broke: connect again
                     await asyncio.sleep(0.05)
+                elif time.monotonic() - opened > REOPEN_AFTER:
+                    await self._drop()     # silent for long: a fresh connection, just in case
+                # else keep the connection: QEMU holds what was sent until the guest's agent
+                # opens its port, and reconnecting every attempt makes the port flap under
+                # an agent that is starting (seen as a node booted with its agent never
+                # answering)
         await self._drop()
         raise GuestAgentError(f"{self.name}: guest agent at {self.socket_path} did not answer "
                               f"within {timeout:.0f} s ({last})")

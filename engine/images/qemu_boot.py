@@ -217,7 +217,10 @@ class GuestMachine:
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        await self.agent.connect(timeout)
+        try:
+            await self.agent.connect(timeout)
+        except GuestAgentError as e:
+            raise BootError(f"{e}; the console's last lines: {self._console_tail()!r}") from None
         if self.spec.ready_file is None:
             return
         while True:
@@ -230,6 +233,13 @@ class GuestMachine:
                                     f"node configuration was not applied within {timeout:.0f} s"
                                     ) from None
                 await asyncio.sleep(0.03)
+
+    def _console_tail(self, lines: int = 6) -> str:
+        log = self.spec.console_log
+        if log is None or not log.exists():
+            return ""
+        text = log.read_bytes()[-4000:].decode(errors="replace").replace("\r", "")
+        return " | ".join([ln for ln in text.split("\n") if ln.strip()][-lines:])
 
     @property
     def running(self) -> bool:

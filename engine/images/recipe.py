@@ -69,7 +69,7 @@ class Recipe:
                 if p.is_symlink():
                     h.update(f"L {rel} {p.readlink()}\n".encode())
                 elif p.is_file():
-                    h.update(f"F {rel} {p.stat().st_mode & 0o777:o}\n".encode())
+                    h.update(f"F {rel} {'x' if p.stat().st_mode & 0o100 else '-'}\n".encode())
                     h.update(hashlib.sha256(p.read_bytes()).digest())
         return h.hexdigest()[:16]
 

@@ -89,6 +89,18 @@ def copy_tree(src: Path, root: Path) -> None:
                 t.symlink_to(s.readlink())
             else:
                 shutil.copy2(s, t)
+                t.chmod(guest_mode(rel / name, s.stat().st_mode))
+
+
+PRIVATE = {"etc/shadow"}   # guest files readable by root only, whatever the checkout's umask
+
+
+def guest_mode(rel: Path, mode: int) -> int:
+    """A guest file's mode from what git keeps of it (the executable bit), not from the umask
+    of the checkout it came from: every clone builds the same image."""
+    if rel.as_posix() in PRIVATE:
+        return 0o600
+    return 0o755 if mode & 0o100 else 0o644
 
 
 def _inside(root: Path, rel: Path) -> Path:

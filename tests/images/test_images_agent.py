@@ -106,3 +106,31 @@ def test_connect_gives_up_with_a_clear_error(tmp_path: Path):
     agent = GuestAgent(tmp_path / "absent.sock", "n9")
     with pytest.raises(GuestAgentError, match=r"n9: guest agent .* did not answer"):
         asyncio.run(agent.connect(timeout=0.3))
+
+
+def test_a_connection_that_stays_silent_is_reopened(tmp_path: Path, monkeypatch):
+    """At boot the first connection may never be answered; a fresh one is."""
+    import engine.images.guest_agent as ga
+    monkeypatch.setattr(ga, "REOPEN_AFTER", 0.4)
+    fake = FakeQGA()
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        if connections == 1:                 # swallow everything, answer nothing
+            while await reader.read(4096):
+                pass
+            writer.close()
+            return
+        await fake.serve(reader, writer)
+
+    async def main() -> float:
+        server = await asyncio.start_unix_server(serve, str(tmp_path / "qga.sock"))
+        async with server:
+            agent = GuestAgent(tmp_path / "qga.sock", "n1")
+            took = await agent.connect(timeout=10, attempt=0.1)
+            await agent.close()
+            return took
+    took = asyncio.run(main())
+    assert connections == 2 and 0.4 <= took < 5

@@ -113,8 +113,14 @@ def test_merge_usr_and_copy_tree(tmp_path):
     (guest / "sbin/tool").chmod(0o755)
     (guest / "etc").mkdir()
     (guest / "etc/link").symlink_to("/proc/mounts")
+    (guest / "etc/shadow").write_text("root:*:1::::::\n")
+    (guest / "etc/shadow").chmod(0o644)              # as a fresh clone has it
+    (guest / "etc/motd").write_text("hi\n")
+    (guest / "etc/motd").chmod(0o600)                # a private umask in the checkout
     rootfs.copy_tree(guest, root)
-    assert (root / "usr/sbin/tool").stat().st_mode & 0o111
+    assert (root / "usr/sbin/tool").stat().st_mode & 0o777 == 0o755
+    assert (root / "etc/shadow").stat().st_mode & 0o777 == 0o600
+    assert (root / "etc/motd").stat().st_mode & 0o777 == 0o644
     assert os.readlink(root / "etc/link") == "/proc/mounts"
     rootfs.make_skeleton(root)
     assert (root / "proc").is_dir() and (root / "tmp").stat().st_mode & 0o1777 == 0o1777

@@ -44,7 +44,9 @@ def test_hash_is_stable_and_covers_guest_files(tmp_path):
     (tmp_path / "files" / "motd").write_text("hello")
     h2 = load_recipe("x", tmp_path).hash()
     assert h2 != h1
-    (tmp_path / "files" / "motd").chmod(0o755)
+    (tmp_path / "files" / "motd").chmod(0o600)      # another umask: same image, same hash
+    assert load_recipe("x", tmp_path).hash() == h2
+    (tmp_path / "files" / "motd").chmod(0o755)      # executable: what git keeps, a new image
     assert load_recipe("x", tmp_path).hash() != h2
 
 
