@@ -17,21 +17,34 @@ from engine.plan.addressing import MachinePlan
 from engine.session.machines import machine_image, prepare_machine
 from engine.session.session import Session
 
-NO_IMAGE = (r"node r9: no i386 image for image 'router' \(it is built for x86_64 and there is "
-            r"no recipe 'router-i386'\); choose an image built for i386 or set the node's arch "
+NO_IMAGE = (r"node r9: no i386 image for image 'lab' \(it is built for x86_64 and there is "
+            r"no recipe 'lab-i386'\); choose an image built for i386 or set the node's arch "
             r"to x86_64")
+
+
+@pytest.fixture
+def lab_recipe_only(tmp_path, monkeypatch):
+    """Recipes where `lab` (x86_64) has no i386 variant."""
+    recipes = tmp_path / "recipes"
+    recipes.mkdir()
+    (recipes / "lab.yaml").write_text("kernel: {package: linux-image-amd64}\n")
+    monkeypatch.setenv("NEMU_IMAGES_DIR", str(recipes))
 
 
 def test_node_arch_picks_the_image_variant():
     assert machine_image(Node("h1", NodeKind.HOST)) == "host"
     assert machine_image(Node("h1", NodeKind.HOST, arch="i386")) == "host-i386"
+    assert machine_image(Node("r1", NodeKind.ROUTER, arch="i386")) == "router-i386"
     assert machine_image(Node("h1", NodeKind.HOST, image="host-i386", arch="i386")) == "host-i386"
     assert machine_image(Node("h1", NodeKind.HOST, image="/x/my.qcow2", arch="i386")) == \
         "/x/my.qcow2"
-    with pytest.raises(SessionError, match=NO_IMAGE):
-        machine_image(Node("r9", NodeKind.ROUTER, arch="i386"))
     with pytest.raises(SessionError, match="no x86_64 image for image 'host-i386'"):
         machine_image(Node("h1", NodeKind.HOST, image="host-i386"))
+
+
+def test_an_image_without_that_arch_is_named(lab_recipe_only):
+    with pytest.raises(SessionError, match=NO_IMAGE):
+        machine_image(Node("r9", NodeKind.ROUTER, image="lab", arch="i386"))
 
 
 def test_a_disk_keeps_its_images_arch(engine, tmp_path):
@@ -46,11 +59,11 @@ def test_a_disk_keeps_its_images_arch(engine, tmp_path):
                                    AccelChoice("tcg", "test"), {}))
 
 
-def test_an_arch_without_an_image_is_refused_before_anything_starts(engine, tmp_path):
+def test_an_arch_without_an_image_is_refused_before_anything_starts(engine, tmp_path,
+                                                                     lab_recipe_only):
     t = Topology(name="old")
-    t.add_node(Node("h1", NodeKind.HOST, [Interface("eth0", "10.0.0.1/24")]))
-    t.add_node(Node("r9", NodeKind.ROUTER, [Interface("eth0", "10.0.0.2/24")], arch="i386"))
-    t.connect("h1", "r9")
+    t.add_node(Node("r9", NodeKind.ROUTER, [Interface("eth0", "10.0.0.2/24")], image="lab",
+                    arch="i386"))
     s = Session.create(t, base=tmp_path)
     s.accel = AccelChoice("tcg", "test")
     try:

@@ -105,14 +105,14 @@ def test_foreign_apt_lists_live_in_nemus_cache_and_resolve_i386(tmp_path: Path):
     asyncio.run(main())
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> Image:
+@pytest.fixture(scope="module", params=["host-i386", "router-i386"])
+def image(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Image:
     store = tmp_path_factory.mktemp("images386")
-    return asyncio.run(Builder(LocalHost(), store=store).build("host-i386"))
+    return asyncio.run(Builder(LocalHost(), store=store).build(request.param))
 
 
 @pytest.mark.qemu
-def test_host_i386_builds_and_boots_with_qemu_system_i386(image: Image, tmp_path: Path):
+def test_i386_images_build_and_boot_with_qemu_system_i386(image: Image, tmp_path: Path):
     assert image.arch == "i386"
     manifest = json.loads((image.directory / "manifest.json").read_text())
     assert manifest["arch"] == "i386" and manifest["kernel_version"].endswith("-686")
@@ -133,7 +133,6 @@ def test_host_i386_builds_and_boots_with_qemu_system_i386(image: Image, tmp_path
                          interfaces=[InterfaceConfig("eth0", nic.mac, ["10.7.0.1/24"])])
         spec = await prepare_node(host, "old1", node_dir, image, await choose_accel(host), cfg,
                                   [nic])
-        spec.arch = image.arch
         assert Path(qemu_argv(spec)[0]).name == "qemu-system-i386"
         m = GuestMachine(host, spec)
         try:
