@@ -86,14 +86,14 @@ async def main() -> int:
             accels.append(kvm)
         else:
             print(f"KVM not measured: {kvm.reason}")
-    print(f"{'image':8s} {'size MiB':>9s} {'MB':>6s}  vmlinuz + initrd.gz + base.qcow2 (MiB)")
+    print(f"{'image':12s} {'size MiB':>9s} {'MB':>6s}  vmlinuz + initrd.gz + base.qcow2 (MiB)")
     for img in images.values():
         parts = " + ".join(f"{p.stat().st_size / 2**20:.1f}" for p in (
             img.directory / "vmlinuz", img.directory / "initrd.gz", img.disk))
-        print(f"{img.name:8s} {img.size_bytes() / 2**20:9.1f} {img.size_bytes() / 1e6:6.1f}  "
+        print(f"{img.name:12s} {img.size_bytes() / 2**20:9.1f} {img.size_bytes() / 1e6:6.1f}  "
               f"{parts}")
     print()
-    print(f"{'image':8s} {'accel':5s} {'runs':>4s} {'median s':>9s} {'min s':>6s} {'max s':>6s} "
+    print(f"{'image':12s} {'accel':5s} {'runs':>4s} {'median s':>9s} {'min s':>6s} {'max s':>6s} "
           f"{'target':>7s} {'RSS MiB':>8s} {'USS MiB':>8s}  guest uptime at each boot stage")
     with tempfile.TemporaryDirectory(prefix="nemu-bench-") as tmp:
         for accel in accels:
@@ -109,7 +109,7 @@ async def main() -> int:
                 target = TARGETS.get(img.name)
                 ok = "" if target is None or accel.accel != "tcg" else (
                     f"{'<=' if statistics.median(times) <= target else '> '}{target:.0f}s")
-                print(f"{img.name:8s} {accel.accel:5s} {args.runs:4d} "
+                print(f"{img.name:12s} {accel.accel:5s} {args.runs:4d} "
                       f"{statistics.median(times):9.2f} {min(times):6.2f} {max(times):6.2f} "
                       f"{ok:>7s} {statistics.median(rss) / 2**20:8.0f} "
                       f"{statistics.median(uss) / 2**20:8.0f}  {', '.join(mid)}")
