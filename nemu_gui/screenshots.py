@@ -7,6 +7,7 @@ running pictures boot the two-host example as real QEMU machines (``--no-lab`` s
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import tempfile
@@ -143,11 +144,14 @@ def render_running(app: object, outdir: Path, settings: object, tmp: Path) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = sys.argv[1:] if argv is None else argv
-    running = "--no-lab" not in args
-    args = [a for a in args if a != "--no-lab"]
-    outdir = Path(args[0]) if args else Path(__file__).resolve().parent.parent / "docs" / "images"
-    for path in render(outdir, running):
+    ap = argparse.ArgumentParser(prog="python -m nemu_gui.screenshots",
+                                 description=__doc__.split("\n\n")[0])
+    ap.add_argument("outdir", nargs="?", type=Path,
+                    default=Path(__file__).resolve().parent.parent / "docs" / "images")
+    ap.add_argument("--no-lab", action="store_true",
+                    help="skip the pictures of a running lab (they boot two QEMU machines)")
+    args = ap.parse_args(argv)
+    for path in render(args.outdir, not args.no_lab):
         print(path)
     return 0
 
