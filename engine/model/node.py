@@ -157,6 +157,9 @@ class Node:
             self.arch = "x86_64" if self.arch is None else self.arch
             if not self.image:
                 raise TopologyError("a machine needs an image", "image")
+            if not re.fullmatch(r"[a-z][a-z0-9_]{1,15}", self.arch):
+                raise TopologyError(f"arch {self.arch!r} is not a QEMU architecture name "
+                                    "(such as x86_64 or i386)", "arch")
             if not 16 <= self.memory <= 1024 * 1024:
                 raise TopologyError(f"memory must be between 16 MiB and 1 TiB (got "
                                     f"{self.memory} MiB)", "memory")

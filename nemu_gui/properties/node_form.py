@@ -1,4 +1,5 @@
-"""The node half of the properties dock: name, image, RAM, CPUs, NIC, placement, notes.
+"""The node half of the properties dock: name, image, RAM, CPUs, NIC, architecture, placement,
+notes.
 
 Each field applies when editing finishes, as one undoable change. Machine-only fields are
 hidden for hubs, switches and slirp. A refused value shows the model's message under the form.
@@ -24,6 +25,8 @@ from PySide6.QtWidgets import (
 from engine.errors import TopologyError
 from engine.model import NicModel, Node
 from nemu_gui.controller import Controller
+
+ARCHES = ("x86_64", "i386")
 
 
 class NodeForm(QWidget):
@@ -63,6 +66,13 @@ class NodeForm(QWidget):
             self.nic.addItem(m.value, m)
         self.nic.activated.connect(lambda _i: self._apply(nic=self.nic.currentData()))
         self.form.addRow("NIC model", self.nic)
+        self.arch = QComboBox()
+        self.arch.setEditable(True)          # any qemu-system-<arch> installed; two are common
+        self.arch.addItems(ARCHES)
+        self.arch.setToolTip("The guest architecture: i386 boots the image's 32-bit variant "
+                             "(host-i386, router-i386) under qemu-system-i386")
+        self.arch.activated.connect(lambda _i: self._apply(arch=self.arch.currentText().strip()))
+        self.form.addRow("Architecture", self.arch)
         self.host = QComboBox()
         self.host.setToolTip("The machine this node runs on (machines come from the lab file)")
         self.host.activated.connect(lambda _i: self._apply(host=self.host.currentText()))
@@ -84,7 +94,7 @@ class NodeForm(QWidget):
         self.error.hide()
         layout.addWidget(self.error)
         layout.addStretch(1)
-        self._machine_rows = [self.image, self.memory, self.cpus, self.nic]
+        self._machine_rows = [self.image, self.memory, self.cpus, self.nic, self.arch]
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if watched is self.notes and event.type() == QEvent.Type.FocusOut:
@@ -103,7 +113,7 @@ class NodeForm(QWidget):
             return
         node: Node = self.controller.topology.node(self.node_name)
         self.title.setText(f"{node.kind.value.capitalize()} {node.name}")
-        widgets = [self.name, self.image, self.memory, self.cpus, self.nic, self.host]
+        widgets = [self.name, self.image, self.memory, self.cpus, self.nic, self.arch, self.host]
         for w in widgets:
             w.blockSignals(True)
         self.name.setText(node.name)
@@ -114,6 +124,7 @@ class NodeForm(QWidget):
             self.memory.setValue(node.memory or 128)
             self.cpus.setValue(node.cpus or 1)
             self.nic.setCurrentIndex(self.nic.findData(node.nic))
+            self.arch.setCurrentText(node.arch or "x86_64")
         self.host.clear()
         self.host.addItems(["local", *(m.name for m in self.controller.topology.machines)])
         self.host.setCurrentText(node.host)

@@ -150,6 +150,8 @@ nodes:
     (BASE + "- {name: h1, kind: host}\n", "lab.yaml: nodes[2].name: node name 'h1' is used twice"),
     (BASE + "- {name: x, kind: laptop}\n", "lab.yaml: nodes[2].kind: unknown kind 'laptop'"),
     (BASE + "- {name: x, kind: host, ram: 1G}\n", "lab.yaml: nodes[2].ram: unknown key 'ram'"),
+    (BASE + "- {name: x, kind: host, arch: 'x86 64'}\n",
+     "lab.yaml: nodes[2].arch: arch 'x86 64' is not a QEMU architecture name"),
     (BASE + "- {name: x, kind: host, memory: 12K}\n", "lab.yaml: nodes[2].memory: unknown unit"),
     (BASE + "- {name: x, kind: host, cpus: two}\n", "lab.yaml: nodes[2].cpus: expected int"),
     (BASE + "- {name: x, kind: host, nic: ne2k}\n", "lab.yaml: nodes[2].nic: unknown NIC model"),

@@ -134,6 +134,17 @@ def test_node_form_edits_and_refuses(qtbot, window: MainWindow) -> None:
     form.image.editingFinished.emit()
     node = w.controller.topology.node("h1")
     assert (node.memory, node.cpus, node.nic, node.image) == (512, 2, NicModel.E1000, "debian")
+    assert form.arch.currentText() == "x86_64"
+    form.arch.setCurrentText("i386")
+    form.arch.activated.emit(form.arch.currentIndex())
+    assert w.controller.topology.node("h1").arch == "i386"
+    w.controller.undo_stack.undo()                             # one undoable step
+    assert w.controller.topology.node("h1").arch == "x86_64" and form.arch.currentText() == "x86_64"
+    w.controller.undo_stack.redo()
+    form.arch.setCurrentText("i 386")                          # not an architecture name
+    form.arch.activated.emit(form.arch.currentIndex())
+    assert "not a QEMU architecture name" in form.error.text()
+    assert w.controller.topology.node("h1").arch == "i386"
     form.name.setText("web")
     form.name.editingFinished.emit()
     assert w.controller.topology.has_node("web") and "web" in w.scene.nodes
@@ -149,10 +160,10 @@ def test_node_form_edits_and_refuses(qtbot, window: MainWindow) -> None:
     form.notes.setFocus()
     form.name.setFocus()                                       # focus out applies notes
     qtbot.waitUntil(lambda: w.controller.topology.node("web").notes == "web server")
-    for _ in range(6):
+    for _ in range(7):
         w.acts.undo.trigger()
     node = w.controller.topology.node("h1")
-    assert (node.memory, node.cpus, node.image) == (128, 1, "host")
+    assert (node.memory, node.cpus, node.image, node.arch) == (128, 1, "host", "x86_64")
     # hubs and switches have no machine fields
     w.scene.select(["sw1"])
     assert not form.memory.isVisible() and form.host.isVisible()
