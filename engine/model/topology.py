@@ -170,13 +170,25 @@ class Topology:
         if new in self.graph:
             raise TopologyError(f"a node named {new!r} exists already")
         renamed = dataclasses.replace(node, name=new)
-        nx.relabel_nodes(self.graph, {old: new}, copy=False)
-        self.graph.nodes[new]["node"] = renamed
-        for u, v, key, d in list(self.graph.edges(new, keys=True, data=True)):
+
+        def name(n: str) -> str:
+            return new if n == old else n
+
+        # Rebuilt in the same node and edge order (relabelling in place would move the node and
+        # its links to the end): the order decides automatic addresses and the file's order,
+        # which a rename must not reshuffle.
+        g = nx.MultiGraph()
+        g.graph.update(self.graph.graph)
+        for n, d in self.graph.nodes(data=True):
+            g.add_node(name(n), **d)
+        g.nodes[new]["node"] = renamed
+        for u, v, key, d in self.graph.edges(keys=True, data=True):
             link: Link = d["link"]
             a = dataclasses.replace(link.a, node=new) if link.a.node == old else link.a
             b = dataclasses.replace(link.b, node=new) if link.b.node == old else link.b
-            self.graph.edges[u, v, key]["link"] = dataclasses.replace(link, a=a, b=b)
+            g.add_edge(name(u), name(v), key=key, **{**d, "link": dataclasses.replace(
+                link, a=a, b=b)})
+        self.graph = g
         self._emit(NodeRenamed(old, new))
 
     def add_interface(self, node_name: str, iface: Interface | None = None) -> Interface:

@@ -83,3 +83,19 @@ def test_macs_are_stable_unique_unicast_and_respect_the_users():
     assert {k: v.macs for k, v in p1.items()} == {k: v.macs for k, v in p2.items()}
     first = mac_for("h1", "eth0", set())
     assert mac_for("h1", "eth0", {first}) != first
+
+
+def test_renaming_a_node_changes_no_address_and_no_order():
+    """Automatic addresses follow the order of nodes and links: a rename must keep it."""
+    t = routed_lab()
+    before = plan(t)
+    nodes, links = [n.name for n in t.nodes], [lk.name for lk in t.links]
+    t.rename_node("r1", "core")
+    after = plan(t)
+    assert [n.name for n in t.nodes] == [("core" if n == "r1" else n) for n in nodes]
+    assert [lk.name for lk in t.links] == links
+    assert after["core"].addresses == before["r1"].addresses
+    for n in ("h1", "h2", "h3", "r2"):
+        assert after[n].addresses == before[n].addresses, n
+    assert {lk.a.node for lk in t.links} | {lk.b.node for lk in t.links} == {
+        "h1", "h2", "h3", "core", "r2", "sw1"}
