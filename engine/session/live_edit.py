@@ -14,6 +14,7 @@ from engine.errors import SessionError
 from engine.images.qemu_boot import hotplug_buses, socket_dir
 from engine.model import DirectionParams, Link, NicModel, Node, NodeKind
 from engine.plan.addressing import MachinePlan, plan
+from engine.plan.segments import segments
 from engine.plan.wiring import DevicePlan, Wiring, add_link
 from engine.qemu.argv import NIC_DEVICE
 from engine.qemu.qmp import Qmp
@@ -206,20 +207,62 @@ class LiveEditing:
         """Unplug a link; both ends stay up, nothing else is disturbed."""
         link = self.topo.link(name)
         if self.running:
-            dev = f"link:{name}"
-            if dev in self.wiring.devices:
-                await self.fabric.remove_device(dev)
-                del self.wiring.devices[dev]
-            for end in (link.a, link.b):
-                fab = self.wiring.devices.get(end.node)
-                if fab is not None and self.topo.node(end.node).kind.is_fabric:
-                    await self.fabric.remove_port(end.node, end.iface)
-                    fab.ports = [p for p in fab.ports if p.name != end.iface]
-            for e in ("a", "b"):
-                self.wiring.taps.pop((name, e), None)
+            await self._unwire_link(link)
         self.topo.remove_link(name)
         self._save_topology()
         return link
+
+    async def _unwire_link(self, link: Link) -> None:
+        """Take a link out of the vswitch (the topology keeps it)."""
+        dev = f"link:{link.name}"
+        if dev in self.wiring.devices:
+            await self.fabric.remove_device(dev)
+            del self.wiring.devices[dev]
+        for end in (link.a, link.b):
+            fab = self.wiring.devices.get(end.node)
+            if fab is not None and self.topo.node(end.node).kind.is_fabric:
+                await self.fabric.remove_port(end.node, end.iface)
+                fab.ports = [p for p in fab.ports if p.name != end.iface]
+        for e in ("a", "b"):
+            self.wiring.taps.pop((link.name, e), None)
+
+    async def rename_node(self, old: str, new: str) -> None:
+        """Rename a node. In a running lab a machine or NAT restarts under its new name (its
+        disk kept; its MACs follow the name); a hub or switch, which lives inside the vswitch,
+        is renamed while the lab is stopped."""
+        node = self.topo.node(old)
+        if self.running and node.kind.is_fabric:
+            raise SessionError(f"{old} runs inside the vswitch: rename it while the lab is "
+                               "stopped")
+        restart = self.running and self.states.get(old) in (NodeState.RUNNING,
+                                                            NodeState.STARTING)
+        if restart:
+            await self.stop_node(old)
+        links = [lk.name for lk in self.topo.links_of(old)]
+        if self.running:
+            for name in links:
+                await self._unwire_link(self.topo.link(name))
+        self.topo.rename_node(old, new)
+        if self.dir.node_dir(old).exists():
+            self.dir.node_dir(old).rename(self.dir.node_dir(new))
+        self.states[new] = self.states.pop(old, NodeState.STOPPED)
+        self._nics = {(new if n == old else n, i) for n, i in self._nics}
+        self._save_topology()
+        if self.running:
+            self.plans = plan(self.topo)
+            for name in links:
+                await self._wire_link(self.topo.link(name))
+            if restart:
+                await self.start_node(new)
+                await self._forget_neighbour(new)
+
+    async def _forget_neighbour(self, name: str) -> None:
+        """The machines that share a segment with `name` drop their ARP entries, which hold
+        the MACs it had under its old name, rather than wait for them to go stale."""
+        peers = {n for seg in segments(self.topo) if any(e[0] == name for e in seg.endpoints)
+                 for n, _ in seg.endpoints if n != name and n in self.agents}
+        for peer in sorted(peers):
+            await self.node(peer).run("ip neigh flush all", timeout=10)
 
     async def remove_node(self, name: str) -> None:
         """Remove a node and its links; while running, stop its process."""
