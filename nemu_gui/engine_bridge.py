@@ -333,8 +333,14 @@ class EngineBridge(QObject):
                 self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
                             ordered=True)
             case NodeRenamed(old=old, new=new):
-                self.info.emit(f"{old} is now {new} on the canvas",
-                               "The running lab keeps the old name until it is restarted.")
+                if old in self.node_states:
+                    self.node_states[new] = self.node_states.pop(old)
+                if self.node_states.get(new) == "running":
+                    self.info.emit(f"{old} restarts as {new}",
+                                   "A running machine takes a new name by restarting; its "
+                                   "disk is kept.")
+                self.submit(s.rename_node(old, new), f"Could not rename {old} to {new}",
+                            ordered=True)
 
     @staticmethod
     async def _connect(s: Session, link: Any) -> None:

@@ -261,6 +261,26 @@ def test_node_menu_stops_and_starts_one_machine(qtbot, lab: MainWindow) -> None:
     assert s.process("h2").pid != old
 
 
+def test_renaming_a_running_machine_restarts_it_under_the_new_name(qtbot,
+                                                                    lab: MainWindow) -> None:
+    w = lab
+    s = w.bridge.session
+    assert s is not None
+    old = s.process("h2").pid
+    states: list[tuple[str, str]] = []
+    w.bridge.nodeState.connect(lambda n, b, _d: states.append((n, b)))
+    assert w.controller.rename_node("h2", "web")
+    _wait(qtbot, lambda: ("web", "running") in states, 120000)
+    assert w.scene.nodes["web"].state == "running" and w.bridge.node_states["web"] == "running"
+    assert "qemu:web" in s.registry.roles() and s.process("web").pid != old
+    with qtbot.waitSignal(w.bridge.commandDone, timeout=30000) as done:
+        w.bridge.run_command("web", "hostname")
+    assert done.args[2].stdout.strip() == b"web"
+    w.controller.undo_stack.undo()                          # and back, the same way
+    _wait(qtbot, lambda: ("h2", "running") in states, 120000)
+    assert s.topo.has_node("h2") and not s.topo.has_node("web")
+
+
 def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
     w = lab
     pids = _pids(w)
