@@ -40,7 +40,8 @@ def test_rename_a_running_machine_then_a_switch_once_stopped(engine, tmp_path):
         assert r.exitcode == 0, r.stdout + r.stderr
         saved = topofile.load(s.dir.topology_path)
         assert saved.has_node("web") and not saved.has_node("h2")
-        assert (s.dir.root / "nodes" / "web").is_dir() and not (s.dir.root / "nodes" / "h2").exists()
+        nodes = s.dir.root / "nodes"
+        assert (nodes / "web").is_dir() and not (nodes / "h2").exists()
 
         with pytest.raises(SessionError, match="sw1 runs inside the vswitch: rename it while "
                                                "the lab is stopped"):
