@@ -73,6 +73,7 @@ class MachineSpec:
     qmp_socket: Path | None = None
     extra_args: list[str] = field(default_factory=list)
     ready_file: str | None = None     # a nemu image's "configured" marker, read via the agent
+    wait_for_agent: bool = True       # False for a user's disk, which may run no qemu-ga
     cpus: int = 1
     arch: str = "x86_64"              # selects qemu-system-<arch> (legacy guests: i386...)
     storages: list[Storage] = field(default_factory=list)   # the seed paper's extra storages
@@ -175,6 +176,8 @@ async def prepare_node(host: Host, name: str, node_dir: Path, base: Image | Path
         spec.kernel, spec.initrd, spec.cmdline = base.kernel, base.initrd, base.cmdline
         spec.arch = base.arch             # an i386 image boots under qemu-system-i386
         spec.ready_file = READY_FILE
+    else:
+        spec.wait_for_agent = False       # ready once QEMU runs; the agent is met on first use
     return spec
 
 
@@ -190,7 +193,8 @@ class GuestMachine:
 
     async def start(self, agent_timeout: float = 120.0) -> float:
         """Start QEMU and wait until the guest agent answers and (nemu images) the node
-        configuration is applied; return the seconds this took."""
+        configuration is applied, or (a user's disk, `wait_for_agent` off) until QEMU runs the
+        machine; return the seconds this took."""
         if self.handle is not None and self.host.state(self.handle) is ProcessState.RUNNING:
             raise BootError(f"node {self.spec.name}: already running (pid {self.handle.pid})")
         for sock in (self.spec.agent_socket, self.spec.console_socket, self.spec.qmp_socket):
@@ -217,6 +221,9 @@ class GuestMachine:
 
     async def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
+        if not self.spec.wait_for_agent:
+            await self._wait_qemu_running(deadline)
+            return
         try:
             await self.agent.connect(timeout)
         except GuestAgentError as e:
@@ -233,6 +240,15 @@ class GuestMachine:
                                     f"node configuration was not applied within {timeout:.0f} s"
                                     ) from None
                 await asyncio.sleep(0.03)
+
+    async def _wait_qemu_running(self, deadline: float) -> None:
+        """QEMU creates its sockets once it has parsed every option and built the machine,
+        just before the guest's first instruction; a bad disk or option exits before that."""
+        sockets = [s for s in (self.spec.qmp_socket, self.spec.console_socket) if s is not None]
+        while not all(s.exists() for s in sockets):
+            if time.monotonic() > deadline:
+                raise BootError(f"node {self.spec.name}: QEMU did not start the machine")
+            await asyncio.sleep(0.05)
 
     def _console_tail(self, lines: int = 6) -> str:
         log = self.spec.console_log

@@ -26,7 +26,7 @@ from engine.hosts.base import Host, ProcessHandle, ProcessState
 from engine.images.accel import AccelChoice, choose_accel
 from engine.images.builder import Builder, Image, find_image
 from engine.images.disk import backing_file
-from engine.images.guest_agent import ExecResult, GuestAgent
+from engine.images.guest_agent import ExecResult, GuestAgent, GuestAgentError
 from engine.images.qemu_boot import GuestMachine, socket_dir
 from engine.model import End, NodeKind, Topology
 from engine.model.node import parse_forward
@@ -60,8 +60,14 @@ class NodeControl:
     agent: GuestAgent
 
     async def _ready(self) -> GuestAgent:
-        if not self.agent.connected:   # re-attached: connect on first use
-            await self.agent.connect(timeout=15)
+        if not self.agent.connected:   # re-attached, or a user's disk: connect on first use
+            try:
+                await self.agent.connect(timeout=15)
+            except GuestAgentError as e:
+                raise SessionError(
+                    f"node {self.name}: no guest agent answers ({e}); nemu runs commands "
+                    "through qemu-guest-agent on the virtio-serial port "
+                    "org.qemu.guest_agent.0, which a user's own disk must run") from None
         return self.agent
 
     async def run(self, command: str | list[str], timeout: float = 60.0,
@@ -279,7 +285,8 @@ class Session(LiveEditing):
         except BaseException as e:
             self._set_state(name, NodeState.CRASHED, str(e))
             raise
-        self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s")
+        self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s"
+                        if spec.wait_for_agent else f"QEMU running in {seconds:.1f} s (own disk)")
 
     async def _start_slirp(self, name: str) -> None:
         log = self.dir.logs / f"{name}.log"
