@@ -15,7 +15,8 @@ jitter         int        +/- uniform around `delay`, ns; no reordering unless `
 reorder        bool       let jitter reorder frames (False)
 loss           float      fraction 0..1 of frames lost on the wire (0)
 ber            float      per-bit error probability 0..1 (0)
-ber_mode       str        "drop" (bad FCS: frame dropped) or "flip" (bits flipped) ("drop")
+ber_mode       str        "drop" (bad FCS: frame dropped) or "flip" (bits flipped) ("drop");
+                          "corrupt" is accepted as another name of "flip" (stored as "flip")
 corrupt        float      fraction 0..1 of frames delivered with one random bit flipped (0)
 duplicate      float      fraction 0..1 of frames delivered twice (0)
 mtu            int|None   largest payload (frame minus 14-byte header, 18 when 802.1Q
@@ -40,6 +41,8 @@ MAX_BANDWIDTH = 10**12
 MAX_DURATION_NS = 3600 * 10**9
 MAX_QUEUE = 1_000_000
 BER_MODES = ("drop", "flip")
+# other names accepted for a BER mode: the issue that asked for bit flipping called it "corrupt"
+BER_MODE_ALIASES = {"corrupt": "flip"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,8 +121,12 @@ def _bool(v: Any) -> bool:
 
 
 def _ber_mode(v: Any) -> str:
+    """One canonical name per mode, so a listing echoes what the shaper does."""
+    if isinstance(v, str):
+        v = BER_MODE_ALIASES.get(v, v)
     if v not in BER_MODES:
-        raise ValueError(f"must be one of {', '.join(BER_MODES)}, got {v!r}")
+        raise ValueError(f"must be one of {', '.join(BER_MODES)} (or corrupt, the same as "
+                         f"flip), got {v!r}")
     return str(v)
 
 

@@ -115,6 +115,18 @@ def test_ber_flip_mode_flips_geometrically_spaced_bits(fake_rng) -> None:
     assert s.counters.corrupted == 1
 
 
+def test_ber_mode_corrupt_is_flip(fake_rng) -> None:
+    """The issue's name for the bit-flip mode is accepted and stored as flip; flip still works."""
+    p = LinkParams().updated({"ber": 0.5, "ber_mode": "corrupt"})
+    assert p.ber_mode == "flip" and p.to_json()["ber_mode"] == "flip"
+    assert LinkParams().updated({"ber_mode": "flip"}).ber_mode == "flip"
+    assert LinkParams(ber_mode="flip").updated({"ber_mode": "drop"}).ber_mode == "drop"
+    s = Shaper(p, rng=fake_rng([0.0, 0.75, 0.99]))
+    s.offer(bytes(1), 0.0)
+    assert drain(s, 0.0) == [bytes([0b1001_0000])]      # delivered damaged, not dropped
+    assert s.counters.corrupted == 1 and s.counters.drop_ber == 0
+
+
 def test_corrupt_flips_exactly_one_bit(fake_rng) -> None:
     rng = fake_rng([0.1, 0.5])   # corrupt? yes; position 0.5 * 16 = bit 8
     s = Shaper(LinkParams(corrupt=0.2), rng=rng)
@@ -216,8 +228,11 @@ def test_params_validation_names_field() -> None:
         p.updated({"up": 1})
     with pytest.raises(ParamError):
         p.updated({"queue": True})
+    with pytest.raises(ParamError) as e:
+        p.updated({"ber_mode": "scramble"})
+    assert e.value.field == "ber_mode"
     with pytest.raises(ParamError):
-        p.updated({"ber_mode": "corrupt"})
+        p.updated({"ber_mode": 1})
     q = p.updated({"bandwidth": 0, "mtu": 1500, "delay": 5})
     assert q.bandwidth is None and q.mtu == 1500 and q.delay == 5
     assert not q.neutral
