@@ -166,6 +166,38 @@ def test_delay_through_sockets_is_a_delay_line(arun, peer_cls, tmp_sock_dir, eth
     arun(body)
 
 
+def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+    """300 frames into 100 ms of delay at 100 Mbit/s: nothing arrives before 100 ms, and the
+    whole burst arrives in well under 2 s, in order and intact. Holding each frame for its
+    delay in turn (a sleep per frame) would take 30 s; a delay line takes ~130 ms."""
+    async def body() -> None:
+        vs = await started()
+        vs.add_device("l1", "link")
+        addr = {}
+        for n in "ab":
+            addr[n] = "unix:" + os.path.join(tmp_sock_dir, n)
+            params = {"in": {"delay": 100_000_000, "bandwidth": 100_000_000}} if n == "a" \
+                else None
+            await vs.add_port("l1", n, listen(addr[n]), params=params)
+        a = await peer_cls.connect(addr["a"])
+        b = await peer_cls.connect(addr["b"])
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        frames = [eth(2, 1, struct.pack(">I", i) * 250) for i in range(300)]   # 1014 bytes
+        t0 = time.monotonic()
+        await a.send(frames)
+        first = await b.recv(1, timeout=10)
+        t_first = time.monotonic() - t0
+        rest = await b.recv(299, timeout=10)
+        t_all = time.monotonic() - t0
+        assert first + rest == frames
+        assert t_first >= 0.099, f"first frame after {t_first:.3f} s: not delayed"
+        # 300 x 1014 B at 100 Mbit/s is 24 ms of serialisation on top of the delay
+        assert t_all < 2.0, f"burst took {t_all:.3f} s: frames are not on the wire together"
+        assert vs.counters("l1")["devices"]["l1"]["a"]["in"]["drops"]["queue"] == 0
+        await vs.stop()
+    arun(body)
+
+
 def test_bad_frames_and_faults(arun, peer_cls, tmp_sock_dir, eth, caplog) -> None:  # type: ignore[no-untyped-def]
     async def body() -> None:
         vs = await started()
