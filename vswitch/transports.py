@@ -289,12 +289,13 @@ class Reconnecting(Transport):
             self.peer = None
 
     async def stop(self) -> None:
+        peer = self.peer      # taken first: the cancelled `_hold` forgets it
         if self.task is not None:
             self.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.task
-        if self.peer is not None:
-            self.peer.close()
+        if peer is not None:
+            peer.close()
         self.port.sink = None
 
 

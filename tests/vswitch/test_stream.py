@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import struct
 import time
 from typing import Any
@@ -108,6 +109,100 @@ def test_connect_mode_reconnects(arun, peer_cls, tmp_sock_dir, eth) -> None:  # 
         assert vs.list()["devices"][0]["ports"][0]["transport"]["connected"]
         await vs.stop()
         server.close()
+    arun(body)
+
+
+def test_tcp_connect_mode_reconnects(arun, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
+    """Connect mode over TCP (QEMU ``-netdev stream,server=on,addr.type=inet``): the vswitch
+    dials the listening "QEMU", carries frames both ways, and dials again when it hangs up."""
+    async def body() -> None:
+        conns: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await conns.put(peer_cls(r, w))
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        qport = server.sockets[0].getsockname()[1]
+        vs = await started()
+        vs.add_device("l1", "link")
+        info = await vs.add_port("l1", "q", {"type": "stream", "mode": "connect",
+                                             "address": f"tcp:127.0.0.1:{qport}"})
+        assert info["transport"]["address"] == f"tcp:127.0.0.1:{qport}"
+        ib = await vs.add_port("l1", "b", listen("tcp:127.0.0.1:0"))
+        b = await peer_cls.connect(ib["transport"]["address"])
+        pq = vs.devices["l1"].ports["q"]
+        q = await asyncio.wait_for(conns.get(), 10)
+        await wait_for(lambda: pq.sink is not None and vs.devices["l1"].ports["b"].sink)
+        frames = [eth(2, 1, bytes([i]) * 500) for i in range(20)]
+        await q.send(frames)
+        assert await b.recv(20) == frames
+        await b.send([eth(1, 2)])
+        assert await q.recv(1) == [eth(1, 2)]
+        first = pq.sink
+        q.close()                                   # "QEMU" hangs up: the vswitch dials again
+        q2 = await asyncio.wait_for(conns.get(), 10)
+        await wait_for(lambda: pq.sink is not None and pq.sink is not first)
+        await b.send([eth(1, 2, b"again" + bytes(41))])
+        assert await q2.recv(1) == [eth(1, 2, b"again" + bytes(41))]
+        await q2.send([eth(2, 1, b"back" + bytes(42))])
+        assert await b.recv(1) == [eth(2, 1, b"back" + bytes(42))]
+        await vs.stop()
+        assert await q2.closed_by_peer()
+        b.close()
+        server.close()
+        await server.wait_closed()
+    arun(body)
+
+
+def test_switch_over_tcp_and_udp(arun, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
+    """A learning switch whose ports are a TCP listener, a TCP connector and a UDP socket:
+    flooding, learning and unicast forwarding do not depend on the transport."""
+    async def body() -> None:
+        conns: asyncio.Queue[Any] = asyncio.Queue()
+
+        async def on_conn(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            await conns.put(peer_cls(r, w))
+
+        server = await asyncio.start_server(on_conn, "127.0.0.1", 0)
+        qport = server.sockets[0].getsockname()[1]
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        udp.bind(("127.0.0.1", 0))
+        udp.setblocking(False)
+        loop = asyncio.get_running_loop()
+
+        async def udp_recv() -> bytes:
+            return await asyncio.wait_for(loop.sock_recv(udp, 70000), 5)
+
+        vs = await started()
+        vs.add_device("sw", "switch")
+        ia = await vs.add_port("sw", "a", listen("tcp:127.0.0.1:0"))
+        await vs.add_port("sw", "b", {"type": "stream", "mode": "connect",
+                                      "address": f"tcp:127.0.0.1:{qport}"})
+        ic = await vs.add_port("sw", "c", {"type": "dgram", "local": "udp:127.0.0.1:0",
+                                           "remote": "udp:127.0.0.1:%d" % udp.getsockname()[1]})
+        c_at = ic["transport"]["local"].rsplit(":", 1)
+        a = await peer_cls.connect(ia["transport"]["address"])
+        b = await asyncio.wait_for(conns.get(), 10)
+        await wait_for(lambda: all(p.sink for p in vs.devices["sw"].ports.values()))
+        await a.send([eth(2, 1)])                           # unknown: flooded to b and c
+        assert await b.recv(1) == [eth(2, 1)]
+        assert await udp_recv() == eth(2, 1)
+        udp.sendto(eth(1, 3), (c_at[0][4:], int(c_at[1])))  # c learnt; to a only
+        assert await a.recv(1) == [eth(1, 3)]
+        await b.expect_nothing()
+        await b.send([eth(3, 2, b"to c" + bytes(42))])     # b learnt; c known: to c only
+        assert await udp_recv() == eth(3, 2, b"to c" + bytes(42))
+        await a.expect_nothing()
+        await a.send([eth(2, 1, b"to b" + bytes(42))])     # b known now: not to c
+        assert await b.recv(1) == [eth(2, 1, b"to b" + bytes(42))]
+        macs = {e["mac"][-1]: e["port"] for e in vs.mac_table("sw")["entries"]}
+        assert macs == {"1": "a", "2": "b", "3": "c"}
+        await vs.stop()
+        a.close()
+        b.close()
+        udp.close()
+        server.close()
+        await server.wait_closed()
     arun(body)
 
 
