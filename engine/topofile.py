@@ -44,7 +44,18 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 # ---- YAML with duplicate-key detection -----------------------------------------------------
 class _StrictLoader(yaml.SafeLoader):
-    pass
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """A scalar PyYAML matches but Python cannot build (an int of 5000 digits, a 30th of
+        February) is a YAML error at its line, not a ValueError escaping the loader."""
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as e:
+            text = str(node.value)
+            short = text if len(text) <= 24 else text[:20] + "..."
+            kind = str(node.tag).rpartition(":")[2]
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read {short!r} as {kind} ({str(e).split(':')[0]})",
+                node.start_mark) from None
 
 
 def _mapping_no_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:

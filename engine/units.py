@@ -16,25 +16,39 @@ import re
 from engine.errors import UnitError
 
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)"
-_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµ/%]*)\s*$")
+_QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµμ/%]*)\s*$")
 
 _SI = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
-_BIN = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
 
-_TIME_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": 1_000_000_000,
-            "min": 60_000_000_000}
+# Byte sizes: every suffix read, with its factor. 'K' is read as 'k' (as in bandwidths) and 'ki'
+# as 'Ki', since nobody means kelvin; any other case (mB, MIB) or a bit ('b') is refused, because
+# guessing there could silently change a value by a factor of 8 or 10^6.
+_SIZE_PREFIXES = {"": 1, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
+                  "Ki": 2**10, "ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+_SIZE = {p + b: f for p, f in _SIZE_PREFIXES.items() for b in ("", "B")}
+_SIZE_CANONICAL = ("B", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB")
+
+# "µs" is the micro sign, "μs" the Greek mu; keyboards give either.
+_TIME_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
+            "s": 1_000_000_000, "min": 60_000_000_000}
 
 MAX_BANDWIDTH = 10**12          # 1 Tbit/s: beyond is surely a typo
 MAX_DURATION_NS = 3600 * 10**9  # one hour of delay or jitter
+MAX_SIZE = 2**50                # 1 PiB: no queue or disk nemu handles comes near
 
 
 def _split(text: object, what: str) -> tuple[float, str]:
     if isinstance(text, bool):
         raise _err(what, f"expected a quantity, got {text!r}")
     if isinstance(text, int | float):
-        if not math.isfinite(text):
+        try:
+            value = float(text)
+        except OverflowError:  # a YAML integer of hundreds of digits
+            raise _err(what, f"a number of {len(str(abs(int(text))))} digits is far too "
+                             "large") from None
+        if not math.isfinite(value):
             raise _err(what, f"{text!r} is not a finite number")
-        return float(text), ""
+        return value, ""
     if not isinstance(text, str):
         raise _err(what, f"expected a quantity, got {type(text).__name__} {text!r}")
     m = _QUANTITY.match(text)
@@ -48,6 +62,14 @@ def _split(text: object, what: str) -> tuple[float, str]:
 
 def _err(what: str, message: str) -> UnitError:
     return UnitError(f"{what}: {message}" if what else message)
+
+
+def _whole(x: float) -> int | None:
+    """`x` as an int if it is one up to float rounding ('1.1kB' is 1100.0000000000002 B)."""
+    if not math.isfinite(x):
+        return None
+    n = round(x)
+    return n if abs(x - n) <= 1e-9 * max(1.0, abs(x)) else None
 
 
 def parse_bandwidth(text: object, what: str = "bandwidth") -> int | None:
@@ -69,9 +91,10 @@ def parse_bandwidth(text: object, what: str = "bandwidth") -> int | None:
     if bits < 1:
         raise _err(what, f"{text!r} would carry nothing; use 'unlimited', "
                         "or set the link down")
-    if abs(bits - round(bits)) > 1e-9 * max(1.0, bits):
+    whole = _whole(bits)
+    if whole is None:
         raise _err(what, f"{text!r} is not a whole number of bit/s")
-    return round(bits)
+    return whole
 
 
 def format_bandwidth(bps: int | None) -> str:
@@ -147,20 +170,23 @@ def format_probability(p: float) -> str:
 
 
 def parse_size(text: object, what: str = "size") -> int:
-    """'1500', '64KiB', '1MB', '2k' -> bytes (int)."""
+    """'1500', '64KiB', '64kiB', '1MB', '2k' -> bytes (int); a bare number is bytes."""
     value, unit = _split(text, what)
-    m = re.fullmatch(r"(?P<p>[kKMGT]i?)?(?P<u>B)?", unit)
-    if not m:
-        raise _err(what, f"unknown unit {unit!r} in {text!r} (use B, KiB, MiB, kB, MB)")
-    prefix = m.group("p") or ""
-    factor = _BIN[prefix.upper() if prefix == "ki" else prefix] if prefix.endswith("i") \
-        else _SI[prefix]
-    nbytes = value * factor
+    if unit not in _SIZE:
+        hint = next((c for c in _SIZE_CANONICAL if c.lower() == unit.lower()), None)
+        bits = "; 'b' is bits" if unit.endswith("b") else ""
+        guess = f"; did you mean {hint!r}?" if hint else ""
+        raise _err(what, f"unknown unit {unit!r} in {text!r} (a size is in bytes: "
+                         f"{', '.join(_SIZE_CANONICAL)}{bits}{guess})")
+    nbytes = value * _SIZE[unit]
     if nbytes < 0:
         raise _err(what, f"{text!r} must be >= 0")
-    if nbytes != int(nbytes):
+    if nbytes > MAX_SIZE:
+        raise _err(what, f"{text!r} is above the 1 PiB limit")
+    whole = _whole(nbytes)
+    if whole is None:
         raise _err(what, f"{text!r} is not a whole number of bytes")
-    return int(nbytes)
+    return whole
 
 
 def parse_memory(text: object, what: str = "memory") -> int:
@@ -171,11 +197,12 @@ def parse_memory(text: object, what: str = "memory") -> int:
     if unit not in factors:
         raise _err(what, f"unknown unit {unit!r} in {text!r} (use M or G, e.g. '128M')")
     mib = value * factors[unit]
-    if mib != int(mib) or mib < 16:
-        raise _err(what, f"{text!r} must be a whole number of MiB, at least 16M")
     if mib > 1024 * 1024:
         raise _err(what, f"{text!r} is above 1 TiB")
-    return int(mib)
+    whole = _whole(mib)
+    if whole is None or whole < 16:
+        raise _err(what, f"{text!r} must be a whole number of MiB, at least 16M")
+    return whole
 
 
 def format_memory(mib: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -118,12 +119,11 @@ def _parse_bool(v: Any) -> bool:
 
 def _parse_int(lo: int) -> Any:
     def parse(v: Any) -> int:
-        if isinstance(v, bool) or not isinstance(v, int | str):
+        # ASCII digits only: int() would also take '1_500', ' 9000 ' and other scripts' digits.
+        if isinstance(v, bool) or not (isinstance(v, int) or (
+                isinstance(v, str) and re.fullmatch(r"[-+]?[0-9]{1,18}", v.strip()))):
             raise UnitError(f"expected a whole number, got {v!r}")
-        try:
-            n = int(v)
-        except ValueError:
-            raise UnitError(f"expected a whole number, got {v!r}") from None
+        n = int(v)
         if n < lo:
             raise UnitError(f"{v!r} must be >= {lo}")
         return n

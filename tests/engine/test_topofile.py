@@ -257,3 +257,35 @@ def test_a_crash_mid_save_leaves_the_old_file_intact(tmp_path):
 def test_save_into_a_missing_directory_says_so(tmp_path):
     with pytest.raises(NemuError, match="cannot write"):
         topofile.save(examples.two_hosts(), tmp_path / "nope" / "lab.yaml")
+
+
+# ---- review fixes: each refusal names the place in the file and what is wrong --------------
+LINK = BASE + "links:\n- {a: {node: h1, iface: eth0, %s}, b: h2.eth0}\n"
+
+
+@pytest.mark.parametrize(("param", "value"), [
+    ("queue_bytes: 64kiB", 65536), ("queue_bytes: 64KiB", 65536), ("queue_bytes: 64kB", 64000),
+    ("queue_bytes: 64KB", 64000), ("queue_bytes: 2MiB", 2**21), ("queue_bytes: 1.6k", 1600),
+])
+def test_every_size_suffix_loads(param, value):
+    t = topofile.loads(LINK % param)
+    assert t.link("h1-h2").a.params.queue_bytes == value
+
+
+@pytest.mark.parametrize(("param", "expected"), [
+    ("queue_bytes: 64kb", "lab.yaml: links[0].a.queue_bytes: unknown unit 'kb' in '64kb' (a size "
+                          "is in bytes"),
+    ("queue_bytes: 64MIB", "lab.yaml: links[0].a.queue_bytes: unknown unit 'MIB'"),
+    ("queue_bytes: 1.0e+999", "lab.yaml: links[0].a.queue_bytes: inf is not a finite number"),
+    ("queue_bytes: " + "9" * 400, "lab.yaml: links[0].a.queue_bytes: a number of 400 digits is "
+                                  "far too large"),
+    ("delay: " + "9" * 400, "lab.yaml: links[0].a.delay: a number of 400 digits"),
+    ("mtu: '٣٠٠٠'", "lab.yaml: links[0].a.mtu: expected a whole number, got '٣٠٠٠'"),
+    ("mtu: '1_500'", "lab.yaml: links[0].a.mtu: expected a whole number, got '1_500'"),
+    ("queue: " + "9" * 5000, "lab.yaml: line 6, column 38: not valid YAML: cannot read "
+                             "'99999999999999999999...' as int (Exceeds the limit"),
+    ("queue: 99999999999999999999", "lab.yaml: links[0].a.queue: queue must be between 1 and"),
+])
+def test_odd_quantities_are_refused_with_their_place(param, expected):
+    msgs = errors_of(LINK % param)
+    assert any(m.startswith(expected) for m in msgs), msgs

@@ -48,6 +48,7 @@ def test_bandwidth_canonical_text():
 
 @pytest.mark.parametrize(("text", "ns"), [
     ("20ms", 20_000_000), ("1.5s", 1_500_000_000), ("250us", 250_000), ("250µs", 250_000),
+    ("250μs", 250_000),
     ("7ns", 7), ("0", 0), (0, 0), ("0ms", 0), ("2min", 120 * 10**9), ("0.1ms", 100_000),
 ])
 def test_duration_parses(text, ns):
@@ -138,3 +139,50 @@ def test_live_rate_display_adapts_units():
     assert units.format_rate(123_456) == "123 kb/s"
     assert units.format_rate(2.5e9) == "2.5 Gb/s"
     assert not math.isnan(float(units.format_rate(1e12).split()[0]))
+
+
+@pytest.mark.parametrize(("text", "n"), [
+    ("2k", 2000), ("2K", 2000), ("2kB", 2000), ("2KB", 2000), ("2M", 2 * 10**6), ("2GB", 2 * 10**9),
+    ("1TB", 10**12), ("64Ki", 65536), ("64ki", 65536), ("64kiB", 65536), ("64KiB", 65536),
+    ("3MiB", 3 * 2**20), ("3Mi", 3 * 2**20), ("1GiB", 2**30), ("1TiB", 2**40), ("1.1kB", 1100),
+    ("0.5KiB", 512), ("64 KiB", 65536), (0, 0),
+])
+def test_every_size_suffix_parses_in_either_case_of_k(text, n):
+    assert units.parse_size(text) == n
+
+
+@pytest.mark.parametrize(("text", "why"), [
+    ("64kb", r"a size is in bytes.*did you mean 'kB'"),
+    ("64Kb", r"did you mean 'kB'"),
+    ("2Mb", r"did you mean 'MB'"),
+    ("2mB", r"did you mean 'MB'"),
+    ("2MIB", r"did you mean 'MiB'"),
+    ("2mib", r"did you mean 'MiB'"),
+    ("2KIB", r"did you mean 'KiB'"),
+    ("2PB", r"unknown unit 'PB'.*KiB, MiB, GiB, TiB"),
+    ("2iB", "unknown unit 'iB'"),
+    ("1e308KiB", "above the 1 PiB limit"), ("2000TiB", "above the 1 PiB limit"),
+])
+def test_size_refuses_unknown_suffixes_clearly(text, why):
+    with pytest.raises(UnitError, match=why):
+        units.parse_size(text, "queue_bytes")
+
+
+ODD_INPUTS = ["", " ", "\t", "1e999", "-1e999", "1e308", "1e-999", "nan", "NaN", "inf", "-0",
+              "-0.0", "+0", "1..2", ".", "-", "e5", "1e", "0x10", "1_000", "٣", "１", "٣ms",
+              "１Mbit", "1\u00a0ms", "μs", "1μs", "%", "1%%", "1 2", "--1", "1e999KiB",
+              "1.7e308TiB", "1.7e308G", "1e308min", "1e308TB/s", "1.7e308%",
+              10**400, -(10**400), 2**64, -1, -0.0, 1e308, -1e308, float("nan"), float("inf"),
+              True, False, None, [], {}, b"1", object()]
+PARSERS = [units.parse_bandwidth, units.parse_duration, units.parse_percent,
+           units.parse_probability, units.parse_size, units.parse_memory]
+
+
+@pytest.mark.parametrize("parse", PARSERS, ids=lambda p: p.__name__)
+@pytest.mark.parametrize("text", ODD_INPUTS, ids=lambda v: repr(v)[:24])
+def test_odd_input_is_a_unit_error_never_a_crash(parse, text):
+    """Whatever a file holds, a parser answers with a value or a UnitError (no traceback)."""
+    try:
+        parse(text, "here")
+    except UnitError as e:
+        assert str(e).startswith("here: ")
