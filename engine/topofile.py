@@ -62,6 +62,10 @@ def _mapping_no_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dic
     seen: dict[Any, Any] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
+        if isinstance(key, list | dict):  # unhashable: would leak a TypeError
+            raise yaml.constructor.ConstructorError(
+                None, None, f"a key must be text or a number, got {_kind(key)}",
+                key_node.start_mark)
         if key in seen:
             mark = key_node.start_mark
             raise TopologyError(f"key {key!r} appears twice in one mapping",
@@ -83,6 +87,8 @@ def _parse_yaml(text: str) -> Any:
         raise TopologyError(f"not valid YAML: {e.problem or e.context}", where) from None
     except yaml.YAMLError as e:
         raise TopologyError(f"not valid YAML: {e}") from None
+    except RecursionError:
+        raise TopologyError("not valid YAML: nested too deeply") from None
 
 
 # ---- reading -------------------------------------------------------------------------------

@@ -289,3 +289,17 @@ def test_every_size_suffix_loads(param, value):
 def test_odd_quantities_are_refused_with_their_place(param, expected):
     msgs = errors_of(LINK % param)
     assert any(m.startswith(expected) for m in msgs), msgs
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("version: 1\n? [1, 2]\n: 3\n", "lab.yaml: line 2, column 3: not valid YAML: a key must be "
+                                    "text or a number, got a list"),
+    ("version: 1\nname: {{a: 1}: 2}\n", "lab.yaml: line 2, column 8: not valid YAML: a key must "
+                                        "be text or a number, got a mapping"),
+    ("[" * 5000, "lab.yaml: not valid YAML: nested too deeply"),
+    ("version: 1\nseed: 2001-02-30\n", "lab.yaml: line 2, column 7: not valid YAML: cannot read "
+                                       "'2001-02-30' as timestamp (day is out of range"),
+])
+def test_odd_yaml_is_a_yaml_error_never_a_crash(text, expected):
+    msgs = errors_of(text)
+    assert any(m.startswith(expected) for m in msgs), msgs
