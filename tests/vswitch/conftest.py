@@ -172,3 +172,40 @@ def eth() -> Callable[..., bytes]:
     return eth_frame
 
 
+# -- exceptions that only the event loop's log would show --------------------------------------
+
+import logging  # noqa: E402
+
+
+class ErrorLogCatcher(logging.Handler):
+    """ERROR records of the vswitch and of asyncio. An exception raised in a protocol callback
+    or a task does not reach the test: the event loop only logs it ("Exception in callback",
+    "Fatal error: protocol.data_received() call failed", "Task exception was never retrieved")."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def no_error_logs() -> Iterator[ErrorLogCatcher]:
+    """Fail a test during which the vswitch or asyncio logged an error (an exception swallowed
+    by the event loop: the test would pass otherwise). A test that causes one on purpose asks
+    for this fixture and empties its `records`."""
+    catcher = ErrorLogCatcher()
+    loggers = [logging.getLogger(name) for name in ("vswitch", "asyncio")]
+    for lg in loggers:
+        lg.addHandler(catcher)
+    try:
+        yield catcher
+    finally:
+        for lg in loggers:
+            lg.removeHandler(catcher)
+    if catcher.records:
+        pytest.fail("errors logged during the test (swallowed exceptions?):\n" + "\n".join(
+            f"{r.name} {r.levelname}: {r.getMessage()}" + (
+                "\n" + logging.Formatter().formatException(r.exc_info) if r.exc_info else "")
+            for r in catcher.records), pytrace=False)
