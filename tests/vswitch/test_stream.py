@@ -178,8 +178,9 @@ def test_switch_over_tcp_and_udp(arun, peer_cls, eth) -> None:  # type: ignore[n
         ia = await vs.add_port("sw", "a", listen("tcp:127.0.0.1:0"))
         await vs.add_port("sw", "b", {"type": "stream", "mode": "connect",
                                       "address": f"tcp:127.0.0.1:{qport}"})
+        uport = udp.getsockname()[1]
         ic = await vs.add_port("sw", "c", {"type": "dgram", "local": "udp:127.0.0.1:0",
-                                           "remote": "udp:127.0.0.1:%d" % udp.getsockname()[1]})
+                                           "remote": f"udp:127.0.0.1:{uport}"})
         c_at = ic["transport"]["local"].rsplit(":", 1)
         a = await peer_cls.connect(ia["transport"]["address"])
         b = await asyncio.wait_for(conns.get(), 10)
