@@ -20,6 +20,7 @@ from engine.errors import LinkParamError, UnitError
 MIN_MTU = 68
 MAX_MTU = 65535
 MAX_QUEUE_FRAMES = 1_000_000
+MAX_QUEUE_BYTES = 2**30   # 1 GiB held in the vswitch's memory: 8.6 s of backlog at 1 Gbit/s
 
 
 class BerMode(enum.Enum):
@@ -63,8 +64,8 @@ class DirectionParams:
             (MIN_MTU <= self.mtu <= MAX_MTU, "mtu", f"must be between {MIN_MTU} and {MAX_MTU}"),
             (1 <= self.queue <= MAX_QUEUE_FRAMES, "queue",
              f"must be between 1 and {MAX_QUEUE_FRAMES} frames"),
-            (self.queue_bytes is None or self.queue_bytes >= self.mtu + 14, "queue_bytes",
-             "must hold at least one full frame (mtu + 14 bytes)"),
+            (self.queue_bytes is None or self.mtu + 14 <= self.queue_bytes <= MAX_QUEUE_BYTES,
+             "queue_bytes", "must be between one full frame (mtu + 14 bytes) and 1 GiB"),
         )
         for ok, name, why in checks:
             if not ok:

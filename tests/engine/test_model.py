@@ -217,7 +217,10 @@ def test_remove_node_returns_what_undo_needs():
 @pytest.mark.parametrize(("field", "value", "why"), [
     ("mtu", 20, "mtu must be between 68"),
     ("queue", 0, "queue must be between 1"),
-    ("queue_bytes", 100, "at least one full frame"),
+    ("queue_bytes", 100, "between one full frame"),
+    ("queue_bytes", 2**30 + 1, r"queue_bytes must be between one full frame \(mtu \+ 14 bytes\) "
+                               r"and 1 GiB \(got 1073741825\)"),
+    ("queue_bytes", 10**30, "and 1 GiB"),
     ("loss", 150.0, "between 0% and 100%"),
     ("ber", 2.0, "between 0 and 1"),
 ])

@@ -266,6 +266,7 @@ LINK = BASE + "links:\n- {a: {node: h1, iface: eth0, %s}, b: h2.eth0}\n"
 @pytest.mark.parametrize(("param", "value"), [
     ("queue_bytes: 64kiB", 65536), ("queue_bytes: 64KiB", 65536), ("queue_bytes: 64kB", 64000),
     ("queue_bytes: 64KB", 64000), ("queue_bytes: 2MiB", 2**21), ("queue_bytes: 1.6k", 1600),
+    ("queue_bytes: 1GiB", 2**30),
 ])
 def test_every_size_suffix_loads(param, value):
     t = topofile.loads(LINK % param)
@@ -284,6 +285,11 @@ def test_every_size_suffix_loads(param, value):
     ("mtu: '1_500'", "lab.yaml: links[0].a.mtu: expected a whole number, got '1_500'"),
     ("queue: " + "9" * 5000, "lab.yaml: line 6, column 38: not valid YAML: cannot read "
                              "'99999999999999999999...' as int (Exceeds the limit"),
+    ("queue_bytes: 2GiB", "lab.yaml: links[0].a.queue_bytes: queue_bytes must be between one "
+                          "full frame (mtu + 14 bytes) and 1 GiB (got 2147483648)"),
+    ("queue_bytes: 1.0e+30", "lab.yaml: links[0].a.queue_bytes: 1e+30 is above the 1 PiB limit"),
+    ("queue_bytes: 1000", "lab.yaml: links[0].a.queue_bytes: queue_bytes must be between one full "
+                          "frame"),
     ("queue: 99999999999999999999", "lab.yaml: links[0].a.queue: queue must be between 1 and"),
 ])
 def test_odd_quantities_are_refused_with_their_place(param, expected):
