@@ -23,6 +23,7 @@ import itertools
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
@@ -36,6 +37,7 @@ PROTOCOL_VERSION = 1
 MAX_LINE = 1 << 20
 MAX_SUBSCRIBE_HZ = 100.0
 EVENT_BUFFER_LIMIT = 1 << 20
+BAD_REQUEST_LOG_EVERY = 60.0   # seconds between two log lines about one kind of bad request
 
 # command -> accepted argument names
 COMMANDS: dict[str, tuple[str, ...]] = {
@@ -68,6 +70,21 @@ class ControlServer:
         self.conns: set[ControlConnection] = set()
         self.unix_paths: list[str] = []
         self._sub_ids = itertools.count(1)
+        self._bad_logged: dict[str, tuple[float, int]] = {}   # kind -> (last logged, since)
+
+    def log_bad_request(self, kind: str, msg: str, *args: Any) -> None:
+        """Log a bad request of `kind` at most once per BAD_REQUEST_LOG_EVERY seconds (over
+        every connection): a client looping on bad lines must not flood the log. The next line
+        logged says how many were left out."""
+        now = time.monotonic()
+        last, skipped = self._bad_logged.get(kind, (float("-inf"), 0))
+        if now - last < BAD_REQUEST_LOG_EVERY:
+            self._bad_logged[kind] = (last, skipped + 1)
+            return
+        self._bad_logged[kind] = (now, 0)
+        if skipped:
+            msg += f" ({skipped} more of these not logged)"
+        log.warning(msg, *args)
 
     async def listen_unix(self, path: str) -> Address:
         loop = asyncio.get_running_loop()
@@ -179,8 +196,12 @@ class ControlConnection(asyncio.Protocol):
             try:
                 req = json.loads(line)
             except ValueError as exc:
+                self.server.log_bad_request("json", "control %s: request is not JSON (%s); "
+                                            "answered with an error", self.peer, exc)
                 raise RequestError("", f"not valid JSON: {exc}") from None
             if not isinstance(req, dict):
+                self.server.log_bad_request("json", "control %s: request is not a JSON object; "
+                                            "answered with an error", self.peer)
                 raise RequestError("", "a request must be a JSON object")
             rid = req.get("id")
             cmd = req.get("cmd")
@@ -196,6 +217,8 @@ class ControlConnection(asyncio.Protocol):
                 self.authed = True
                 return {"id": rid, "ok": True, "result": {}}, False
             if not isinstance(cmd, str) or cmd not in COMMANDS:
+                self.server.log_bad_request("cmd", "control %s: unknown command %.80r; "
+                                            "answered with an error", self.peer, cmd)
                 raise RequestError("cmd", f"unknown command {cmd!r}; known: "
                                    + ", ".join(COMMANDS))
             allowed = COMMANDS[cmd]

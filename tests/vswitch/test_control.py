@@ -185,3 +185,30 @@ def test_cli_help_and_bad_args() -> None:
     bad = subprocess.run([sys.executable, "-m", "vswitch", "--control", "/nonexistent/dir/x",
                           "--log-level", "error"], capture_output=True, text=True, timeout=30)
     assert bad.returncode == 2
+
+
+def test_bad_lines_are_logged_once(arun, tmp_sock_dir, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Bad JSON and unknown commands each get an error reply every time, but only one log line
+    per kind, over every connection: a looping client cannot flood the log. The next line
+    logged (here after the interval is lowered) counts the ones left out."""
+    async def body() -> None:
+        vs, ctl, addr = await serve(tmp_sock_dir)
+        bad = [b"this is not json\n", b"[1, 2]\n", b'{"id": 3, "cmd": "fly"}\n',
+               b'{"id": 4, "cmd": "' + b'x' * 5000 + b'"}\n']
+        for _ in range(2):                              # two connections, each line twice
+            replies = await raw_exchange(addr, bad * 2)
+            assert [r["ok"] for r in replies] == [False] * 8
+            assert [r["error"]["field"] for r in replies] == ["", "", "cmd", "cmd"] * 2
+        msgs = [r.getMessage() for r in caplog.records if r.name == "vswitch"]
+        assert sum("not JSON" in m or "not a JSON object" in m for m in msgs) == 1, msgs
+        unknown = [m for m in msgs if "unknown command" in m]
+        assert len(unknown) == 1 and "'fly'" in unknown[0], msgs
+        monkeypatch.setattr("vswitch.control.BAD_REQUEST_LOG_EVERY", 0.0)
+        await raw_exchange(addr, [b'{"cmd": "dance"}\n'])
+        unknown = [r.getMessage() for r in caplog.records if "unknown command" in r.getMessage()]
+        assert len(unknown) == 2 and "'dance'" in unknown[1]
+        assert "7 more of these not logged" in unknown[1]
+        assert all(len(m) < 300 for m in unknown)      # a huge command name is cut short
+        await ctl.close()
+        await vs.stop()
+    arun(body)
