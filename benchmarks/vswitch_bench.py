@@ -119,12 +119,12 @@ class Path2:
 
 
 @contextmanager
-def nemu_path(tmp: str, kind: str, procs: Procs,
-              capture: str | None = None) -> Iterator[tuple[Path2, str]]:
+def nemu_path(tmp: str, kind: str, procs: Procs, capture: str | None = None,
+              loop: str = "auto") -> Iterator[tuple[Path2, str]]:
     ctl = os.path.join(tmp, f"{kind}.ctl")
     socks = [os.path.join(tmp, f"{kind}{i}") for i in range(3 if kind == "switch" else 2)]
     argv = [sys.executable, "-m", "vswitch", "--control", ctl, "--log-level", "error",
-            f"--{kind}", kind, *("listen:unix:" + s for s in socks)]
+            "--event-loop", loop, f"--{kind}", kind, *("listen:unix:" + s for s in socks)]
     p = procs.start(argv, stdout=subprocess.PIPE, cwd=str(ROOT))
     assert p.stdout is not None
     json.loads(p.stdout.readline())
@@ -418,6 +418,7 @@ def bench_blast(tmp: str, procs: Procs, dur: float, reps: int) -> None:
         ("nemu link", lambda: nemu_path(tmp, "link", procs)),
         ("nemu switch", lambda: nemu_path(tmp, "switch", procs)),
         ("nemu link + capture", lambda: nemu_path(tmp, "link", procs, capture="/dev/null")),
+        ("nemu link, asyncio loop", lambda: nemu_path(tmp, "link", procs, loop="asyncio")),
         ("naive relay", lambda: naive_path(tmp, procs)),
         ("vde_switch", lambda: vde_path(tmp, procs)),
     ]
@@ -432,7 +433,8 @@ def bench_blast(tmp: str, procs: Procs, dur: float, reps: int) -> None:
                     runs.append(blast(path, size, dur))
             res[name, size] = statistics.median(runs)
     print("(`+ capture`: port a captured to /dev/null, i.e. the vswitch's whole cost of "
-          "capturing without the disk's)\n")
+          "capturing without the disk's; `asyncio loop`: `--event-loop asyncio`, the others "
+          "run on uvloop when it is installed)\n")
     print("| path | size B | frames/s | Mbit/s | vs naive relay | vs vde_switch |")
     print("|---|---:|---:|---:|---:|---:|")
     for name, _ in targets:
@@ -443,6 +445,9 @@ def bench_blast(tmp: str, procs: Procs, dur: float, reps: int) -> None:
             print(f"| {name} | {size} | {fps:,.0f} | {fps * size * 8 / 1e6:,.0f} | "
                   f"{fps / naive if naive else 0:.2f}x | {fps / vde if vde else 0:.2f}x |")
     print()
+    ratios = ", ".join(f"{size} B {res['nemu link + capture', size] / res['nemu link', size]:.2f}"
+                       for size in sizes if res["nemu link", size])
+    print(f"Capture keeps this share of the link's frame rate: {ratios} (target >= 0.90)\n")
 
 
 def bench_shaping(tmp: str, procs: Procs, dur: float) -> None:

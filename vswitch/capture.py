@@ -3,7 +3,7 @@
 A capture records both directions as seen on the port's wire: frames received from the peer
 (before any shaping) and frames handed to the peer (after shaping). Records are buffered and
 written at most every `FLUSH_INTERVAL` seconds or every 256 KiB, so capturing costs one memory
-copy per frame and no extra system call per batch.
+copy per frame (the kernel's) and no extra system call per batch.
 
 A FIFO (``mkfifo``) lets a live reader follow the capture: ``wireshark -k -i /path/fifo``, or
 ``cat fifo | wireshark -k -i -``. The FIFO is written without blocking: when the reader is slower
@@ -29,6 +29,7 @@ _REC = struct.Struct("<IIII")
 FLUSH_BYTES = 1 << 18
 MAX_BACKLOG = 1 << 22
 FLUSH_INTERVAL = 0.1
+IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 NO_READER = "no process is reading the FIFO"   # the error text callers may wait on
 
 
@@ -91,21 +92,30 @@ class Capture:
             self.flush()
 
     def flush(self) -> None:
+        """Write what is buffered with writev (no joining copy), stopping at a full FIFO."""
         if self.fd < 0 or self.broken or not (self.parts or self.pending):
             return
-        data = self.pending + b"".join(self.parts)
+        parts = self.parts
         self.parts = []
-        try:
-            n = os.write(self.fd, data)
-        except BlockingIOError:
-            n = 0
-        except OSError:
-            self.broken = True        # reader went away (EPIPE) or disk full: stop quietly
+        if self.pending:
+            parts.insert(0, self.pending)
             self.pending = b""
-            self.buffered = 0
-            return
-        self.pending = data[n:]
-        self.buffered = len(self.pending)
+        for i in range(0, len(parts), IOV_MAX):
+            chunk = parts[i:i + IOV_MAX]
+            want = sum(map(len, chunk))
+            try:
+                n = os.writev(self.fd, chunk)
+            except BlockingIOError:
+                n = 0
+            except OSError:
+                self.broken = True    # reader went away (EPIPE) or disk full: stop quietly
+                self.buffered = 0
+                return
+            if n < want:              # a FIFO whose reader lags: keep the rest for later
+                self.pending = b"".join(chunk)[n:] + b"".join(parts[i + IOV_MAX:])
+                self.buffered = len(self.pending)
+                return
+        self.buffered = 0
 
     def close(self) -> None:
         if self.fd >= 0:

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from vswitch.addresses import parse_address
@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-level", default="info",
                    choices=["debug", "info", "warning", "error"], help="default %(default)s")
     p.add_argument("--log-file", metavar="FILE", help="log here instead of stderr")
+    p.add_argument("--event-loop", choices=["auto", "uvloop", "asyncio"],
+                   default=os.environ.get("NEMU_VSWITCH_LOOP", "auto"),
+                   help="uvloop (faster, if installed), asyncio (the standard one), or auto: "
+                        "uvloop when it can be imported (default: $NEMU_VSWITCH_LOOP or auto)")
     return p
 
 
@@ -151,13 +155,26 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=getattr(logging, args.log_level.upper()), filename=args.log_file,
         format="%(asctime)s nemu-vswitch[%(process)d] %(levelname)s %(message)s")
-    with contextlib.suppress(ImportError):
-        import uvloop  # optional, never required
-        uvloop.install()
     try:
-        return asyncio.run(run(args))
+        with asyncio.Runner(loop_factory=loop_factory(args.event_loop)) as runner:
+            return runner.run(run(args))
     except KeyboardInterrupt:
         return 0
+
+
+def loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The event loop the data path runs on (None: asyncio's own)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise SystemExit("nemu-vswitch: --event-loop uvloop, but uvloop is not installed "
+                             "(pip install uvloop)") from None
+        return None
+    log.info("event loop: uvloop %s", uvloop.__version__)
+    return uvloop.new_event_loop
 
 
 if __name__ == "__main__":

@@ -128,9 +128,9 @@ class StreamPeer(asyncio.Protocol):
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.tr = transport
-        transport.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
+        # a cast, not an isinstance check: uvloop's transports do not derive from asyncio's
+        self.tr = cast(asyncio.Transport, transport)
+        self.tr.set_write_buffer_limits(WRITE_HIGH, WRITE_LOW)
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             with contextlib.suppress(OSError):
@@ -365,16 +365,19 @@ class Dgram(Transport):
         loop = asyncio.get_running_loop()
         a = self.spec.local
         assert a is not None
+        # bound here and handed over: uvloop's create_datagram_endpoint takes no unix local_addr
+        sock = socket.socket(a.family, socket.SOCK_DGRAM)
         try:
             if a.kind == "unix":
                 _prepare_unix_path(a.path)
-            tr, _ = await loop.create_datagram_endpoint(
-                lambda: _DgramProto(self), local_addr=a.sockaddr, family=a.family)
+            sock.setblocking(False)
+            sock.bind(a.sockaddr)
+            tr, _ = await loop.create_datagram_endpoint(lambda: _DgramProto(self), sock=sock)
         except OSError as exc:
+            sock.close()
             raise TransportError(f"port {self.port.path}: cannot bind {a}: "
                                  f"{exc.strerror or exc}") from None
         self.tr = tr
-        sock = tr.get_extra_info("socket")
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 21)

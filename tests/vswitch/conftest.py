@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pytest
+import uvloop
 
 
 class FakeRng:
@@ -151,14 +152,18 @@ def tmp_sock_dir() -> Iterator[str]:
         yield d
 
 
-@pytest.fixture
-def arun() -> Callable[[Callable[[], Awaitable[Any]]], Any]:
-    """Run an async test body with a VSwitch-friendly loop and a hard timeout."""
+@pytest.fixture(params=["asyncio", "uvloop"])
+def arun(request: pytest.FixtureRequest) -> Callable[[Callable[[], Awaitable[Any]]], Any]:
+    """Run an async test body with a hard timeout, once on each event loop the vswitch runs
+    on (`nemu-vswitch --event-loop`): asyncio's own and uvloop."""
+    factory = uvloop.new_event_loop if request.param == "uvloop" else None
+
     def run(fn: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
         async def main() -> Any:
             async with asyncio.timeout(timeout):
                 return await fn()
-        return asyncio.run(main())
+        with asyncio.Runner(loop_factory=factory) as runner:
+            return runner.run(main())
     return run
 
 
