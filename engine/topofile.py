@@ -197,8 +197,11 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
     if (not isinstance(pos, list) or len(pos) != 2
             or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in pos)):
         r.fail(_at(where, "pos"), f"expected [x, y] numbers, got {_kind(pos)}")
+    elif any(isinstance(v, int) and abs(v) > 1e308 for v in pos):  # float() would overflow
+        r.fail(_at(where, "pos"), "expected [x, y] numbers of at most 1e308, got a number of "
+               f"{max(len(str(abs(v))) for v in pos)} digits")
     else:
-        fields["pos"] = (float(pos[0]), float(pos[1]))
+        fields["pos"] = (float(pos[0]), float(pos[1]))  # Node refuses NaN and infinities
     services = r.typed(d, "services", where, dict, {})
     for sname, opts in services.items():
         if not isinstance(opts, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -170,6 +171,10 @@ class Node:
                                         f"{attr}", attr)
             if self.storages:
                 raise TopologyError(f"a {self.kind.value} has no storages", "storages")
+        if not all(isinstance(v, int | float) and not isinstance(v, bool)
+                   and abs(v) <= 1e308 and math.isfinite(v) for v in self.pos):
+            # NaN or infinity would poison the canvas (no item can be placed or hit there).
+            raise TopologyError(f"position {self.pos!r} must be finite numbers", "pos")
         if self.services and self.kind is not NodeKind.ROUTER:
             raise TopologyError(f"only routers run services; {self.name} is a "
                                 f"{self.kind.value}", "services")

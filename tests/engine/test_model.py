@@ -45,6 +45,8 @@ def test_machine_defaults_and_fabric_has_none():
     ({"name": "a" * 40}, "at most 32"),
     ({"name": "x", "kind": NodeKind.HOST, "services": {"dhcp": {}}}, "only routers"),
     ({"name": "x", "cpus": 0}, "cpus must be between"),
+    ({"name": "x", "pos": (float("nan"), 0.0)}, r"position \(nan, 0.0\) must be finite"),
+    ({"name": "x", "pos": (0.0, float("-inf"))}, "must be finite"),
     ({"name": "x", "interfaces": [Interface("eth0"), Interface("eth0")]}, "declared twice"),
     ({"name": "x", "interfaces": [Interface("p0", vlan=10)]}, "only switch and hub ports"),
 ])
@@ -151,6 +153,9 @@ def test_update_node_checks_placement_and_fields():
     with pytest.raises(TopologyError, match="cpus"):
         t.update_node("h1", cpus=0)
     assert t.node("h1").cpus == 1
+    with pytest.raises(TopologyError, match="must be finite"):
+        t.update_node("h1", pos=(float("inf"), 0.0))
+    assert t.node("h1").pos == (10.0, 20.0)
 
 
 def test_removing_a_linked_interface_is_refused():

@@ -309,3 +309,15 @@ def test_odd_quantities_are_refused_with_their_place(param, expected):
 def test_odd_yaml_is_a_yaml_error_never_a_crash(text, expected):
     msgs = errors_of(text)
     assert any(m.startswith(expected) for m in msgs), msgs
+
+
+@pytest.mark.parametrize(("pos", "expected"), [
+    ("[.nan, .inf]", "lab.yaml: nodes[2].pos: position (nan, inf) must be finite numbers"),
+    ("[0, -.inf]", "lab.yaml: nodes[2].pos: position (0.0, -inf) must be finite numbers"),
+    ("[1, " + "9" * 400 + "]", "lab.yaml: nodes[2].pos: expected [x, y] numbers of at most"),
+    ("[1, '2']", "lab.yaml: nodes[2].pos: expected [x, y] numbers, got a list"),
+    ("[true, 2]", "lab.yaml: nodes[2].pos: expected [x, y] numbers, got a list"),
+])
+def test_a_position_must_be_finite(pos, expected):
+    msgs = errors_of(BASE + f"- {{name: x, kind: host, pos: {pos}}}\n")
+    assert any(m.startswith(expected) for m in msgs), msgs
