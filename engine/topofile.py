@@ -21,6 +21,7 @@ import yaml
 from engine import units
 from engine.errors import NemuError, TopologyError, TopologyErrors
 from engine.model import (
+    BOOL_PARAMS,
     DirectionParams,
     Endpoint,
     Interface,
@@ -123,8 +124,8 @@ class _Reader:
             return default
         value = data[key]
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            names = kind.__name__ if isinstance(kind, type) else " or ".join(
-                k.__name__ for k in kind)
+            names = "true or false" if kind is bool else kind.__name__ if isinstance(
+                kind, type) else " or ".join(k.__name__ for k in kind)
             self.fail(_at(where, key), f"expected {names}, got {_kind(value)}")
             return default
         return value
@@ -216,7 +217,8 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
             continue
         try:
             storages.append(Storage(StorageKind(m["kind"]), str(m["source"]),
-                                    bool(m.get("readonly", False)), str(m.get("tag", ""))))
+                                    r.typed(m, "readonly", sw, bool, False),
+                                    str(m.get("tag", ""))))
         except ValueError:
             r.fail(_at(sw, "kind"), f"unknown storage kind {m['kind']!r} (use one of: "
                    + ", ".join(k.value for k in StorageKind) + ")")
@@ -232,6 +234,11 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
 
 def _read_params(r: _Reader, data: dict[str, Any], where: str, base: DirectionParams
                  ) -> DirectionParams | None:
+    before = len(r.errors)
+    for key in sorted(BOOL_PARAMS & set(data)):
+        r.typed(data, key, where, bool)  # 'down' or 'no' in a file is a mistake, not False
+    if len(r.errors) > before:
+        return None
     try:
         return DirectionParams.from_text({k: v for k, v in data.items() if k in PARAM_KEYS},
                                          base, where)

@@ -13,12 +13,12 @@ from engine.model.events import (
 )
 from engine.model.link import End, Endpoint, Link
 from engine.model.node import Interface, NicModel, Node, NodeKind, Storage, StorageKind
-from engine.model.params import BerMode, DirectionParams
+from engine.model.params import BOOL_PARAMS, BerMode, DirectionParams
 from engine.model.topology import Machine, Topology
 
 __all__ = [
-    "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link", "LinkAdded",
-    "LinkChanged", "LinkRemoved", "Machine", "NicModel", "Node", "NodeAdded", "NodeChanged",
-    "NodeKind", "NodeRemoved", "NodeRenamed", "Storage", "StorageKind", "Topology",
+    "BOOL_PARAMS", "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link",
+    "LinkAdded", "LinkChanged", "LinkRemoved", "Machine", "NicModel", "Node", "NodeAdded",
+    "NodeChanged", "NodeKind", "NodeRemoved", "NodeRenamed", "Storage", "StorageKind", "Topology",
     "TopologyChanged", "TopologyEvent",
 ]

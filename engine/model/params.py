@@ -185,3 +185,8 @@ def _coerce(key: str, value: Any) -> Any:
 
 
 PERFECT = DirectionParams()
+
+# The on/off parameters. A file must give them as YAML booleans (where bool('no') would be True);
+# a CLI or the GUI may pass text such as 'down' (see _parse_bool).
+BOOL_PARAMS = frozenset(f.name for f in dataclasses.fields(DirectionParams)
+                        if f.type in ("bool", bool))

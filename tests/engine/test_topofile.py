@@ -321,3 +321,29 @@ def test_odd_yaml_is_a_yaml_error_never_a_crash(text, expected):
 def test_a_position_must_be_finite(pos, expected):
     msgs = errors_of(BASE + f"- {{name: x, kind: host, pos: {pos}}}\n")
     assert any(m.startswith(expected) for m in msgs), msgs
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (BASE + "- {name: x, kind: host, storages: [{kind: 9p, source: /s, readonly: 'no'}]}\n",
+     "lab.yaml: nodes[2].storages[0].readonly: expected true or false, got text 'no'"),
+    (BASE + "- {name: x, kind: host, storages: [{kind: 9p, source: /s, readonly: 0}]}\n",
+     "lab.yaml: nodes[2].storages[0].readonly: expected true or false, got int 0"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, up: down}\n",
+     "lab.yaml: links[0].up: expected true or false, got text 'down'"),
+    (BASE + "links:\n- {a: h1.eth0, b: h2.eth0, up: 'false'}\n",
+     "lab.yaml: links[0].up: expected true or false, got text 'false'"),
+    (LINK % "reorder: 1", "lab.yaml: links[0].a.reorder: expected true or false, got int 1"),
+    (LINK % "up: 'yes'", "lab.yaml: links[0].a.up: expected true or false, got text 'yes'"),
+])
+def test_booleans_must_be_yaml_booleans(text, expected):
+    msgs = errors_of(text)
+    assert any(m.startswith(expected) for m in msgs), msgs
+
+
+def test_yaml_booleans_load():
+    t = topofile.loads(BASE + "- {name: x, kind: host, storages: [{kind: 9p, source: /s, "
+                       "readonly: false}]}\nlinks:\n- {a: h1.eth0, b: h2.eth0, up: false, "
+                       "reorder: true}\n")
+    assert t.node("x").storages[0].readonly is False
+    p = t.link("h1-h2").a.params
+    assert p.up is False and p.reorder is True
