@@ -193,6 +193,13 @@ def cmd_status(args: argparse.Namespace) -> int:
             extra = f"pid {proc.pid} is gone"
         state = session.states[node.name].value
         print(f"  {node.name:12s} {node.kind.value:7s} {state:8s} {extra}")
+    vswitch = session.registry.get("vswitch")
+    if vswitch is not None:         # every link, hub and switch lives in this one process
+        if session.host.state(vswitch) is ProcessState.RUNNING:
+            print(f"  {'(links)':12s} vswitch running  pid {vswitch.pid}")
+        else:
+            print(f"  {'(links)':12s} vswitch crashed  pid {vswitch.pid} is gone: no link "
+                  "carries frames; `nemu down`, then `nemu up` again")
     return 0
 
 

@@ -71,9 +71,14 @@ def test_up_exec_set_link_run_status_kill_down(tmp_path):
                                        typed=b"stty size\r")
         assert "31 97" in screen, screen           # the guest's tty got this terminal's size
 
+        assert re.search(r"\(links\)\s+vswitch running", nemu("status", "-s", "two-hosts").stdout)
         os.kill(pids[-1], signal.SIGKILL)          # the last QEMU started
         status = nemu("status", "-s", "two-hosts").stdout
-        assert "crashed" in status and "is gone" in status
+        assert re.search(r"h\d\s+host\s+crashed\s+pid \d+ is gone", status), status
+        vswitch = state["processes"]["vswitch"]["pid"]
+        os.kill(vswitch, signal.SIGKILL)           # the data plane: every link at once
+        status = nemu("status", "-s", "two-hosts").stdout
+        assert re.search(rf"\(links\)\s+vswitch crashed\s+pid {vswitch} is gone", status), status
     finally:
         nemu("down", check=False)
     for pid in pids:
