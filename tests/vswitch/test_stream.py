@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import struct
 import time
@@ -295,41 +296,78 @@ def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth) ->
 
 
 def test_bad_frames_and_faults(arun, peer_cls, tmp_sock_dir, eth, caplog) -> None:  # type: ignore[no-untyped-def]
+    """Bad input on hub port a: counted as invalid, logged once per cause, the connection
+    closed when the stream is not QEMU framing; ports b and c never notice."""
     async def body() -> None:
         vs = await started()
-        vs.add_device("l1", "link")
-        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
-        for n in "ab":
-            await vs.add_port("l1", n, listen(addr[n]))
+        vs.add_device("h", "hub")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "abc"}
+        for n in "abc":
+            await vs.add_port("h", n, listen(addr[n]))
         a = await peer_cls.connect(addr["a"])
         b = await peer_cls.connect(addr["b"])
-        pa = vs.devices["l1"].ports["a"]
-        await wait_for(lambda: pa.sink is not None and vs.devices["l1"].ports["b"].sink)
-        # length 0 and a runt: skipped and counted, framing stays in sync
+        c = await peer_cls.connect(addr["c"])
+        ports = vs.devices["h"].ports
+        pa = ports["a"]
+        await wait_for(lambda: all(p.sink for p in ports.values()))
+        sink_b, sink_c = ports["b"].sink, ports["c"].sink
+
+        def logged(text: str) -> int:
+            return sum(text in r.getMessage() for r in caplog.records)
+
+        async def b_and_c_still_forward(tag: bytes) -> None:
+            f = eth(3, 2, tag + bytes(46 - len(tag)))
+            await b.send([f])
+            assert await c.recv(1) == [f]
+            assert ports["b"].sink is sink_b and ports["c"].sink is sink_c
+
+        # length 0 and a runt: skipped and counted, framing stays in sync, logged once
         await a.send_raw(struct.pack(">I", 0) + struct.pack(">I", 3) + b"abc")
         await a.send([eth(2, 1)])
-        assert await b.recv(1) == [eth(2, 1)]
+        assert await b.recv(1) == [eth(2, 1)] and await c.recv(1) == [eth(2, 1)]
         assert pa.cin.drop_invalid == 2
-        # length > 65535: connection closed, logged once; the other side is unaffected
+        await a.send_raw(struct.pack(">I", 5) + b"12345")
+        await wait_for(lambda: pa.cin.drop_invalid == 3)
+        assert logged("shorter than") == 1
+        # length > 65535: connection closed, counted, logged once; the others are unaffected
         await a.send_raw(struct.pack(">I", 70000) + b"x" * 10)
         assert await a.closed_by_peer()
-        assert sum("70000" in r.message for r in caplog.records) == 1
-        # reconnect works; a truncated frame then close is dropped whole
+        assert pa.cin.drop_invalid == 4 and pa.sink is None
+        assert logged("70000") == 1
+        await b_and_c_still_forward(b"one")
+        # a frame cut by the peer closing: dropped whole, counted and logged exactly once
         a = await peer_cls.connect(addr["a"])
         await wait_for(lambda: pa.sink is not None)
         await a.send_raw(struct.pack(">I", 100) + b"z" * 30)
+        await asyncio.sleep(0.05)                  # the vswitch holds the 34 bytes
         a.close()
         await wait_for(lambda: pa.sink is None)
-        assert any("middle of a frame" in r.message for r in caplog.records)
-        # random bytes: closed (or dropped as invalid), never a crash
-        a = await peer_cls.connect(addr["a"])
-        await a.send_raw(os.urandom(4000))
-        await a.closed_by_peer(1.0)
+        assert pa.cin.drop_invalid == 5
+        assert logged("middle of a frame") == 1
+        assert pa.cin.frames == 1                  # only the one good frame ever got through
+        # random bytes: not QEMU framing (the first length is > 65535): closed and counted
+        junk = random.Random(7).randbytes(4000)
+        assert struct.unpack(">I", junk[:4])[0] > 65535
         a = await peer_cls.connect(addr["a"])
         await wait_for(lambda: pa.sink is not None)
-        await a.send([eth(2, 1, b"after")  + b"\0" * 41])
-        assert (await b.recv(1))[0][14:19] == b"after"
+        await a.send_raw(junk)
+        assert await a.closed_by_peer()
+        assert pa.cin.drop_invalid == 6 and pa.sink is None
+        assert logged("not QEMU stream framing") == 2
+        await b_and_c_still_forward(b"two")
         await b.expect_nothing()
+        await c.expect_nothing()
+        # and port a works again for a well-behaved peer
+        a = await peer_cls.connect(addr["a"])
+        await wait_for(lambda: pa.sink is not None)
+        after = eth(2, 1, b"after" + b"\0" * 41)
+        await a.send([after])
+        assert await b.recv(1) == [after] and await c.recv(1) == [after]
+        await b.send([eth(1, 2)])
+        assert await a.recv(1) == [eth(1, 2)]
+        assert pa.cin.drop_invalid == 6 and pa.cin.frames == 2
+        for p in (a, b, c):
+            p.close()
         await vs.stop()
     arun(body)
 
