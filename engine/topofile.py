@@ -34,7 +34,7 @@ from engine.model import (
     StorageKind,
     Topology,
 )
-from engine.model.node import DEFAULT_IMAGE
+from engine.model.node import DEFAULT_IMAGE, service_problems
 
 SCHEMA_VERSION = 1
 HEADER = "# nemu topology (see docs/file-format.md)\n"
@@ -204,10 +204,8 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
     else:
         fields["pos"] = (float(pos[0]), float(pos[1]))  # Node refuses NaN and infinities
     services = r.typed(d, "services", where, dict, {})
-    for sname, opts in services.items():
-        if not isinstance(opts, dict):
-            r.fail(_at(where, f"services.{sname}"), f"expected a mapping of options, got "
-                   f"{_kind(opts)}")
+    for place, message in service_problems(services):
+        r.fail(_at(where, place), message)
     fields["services"] = services
     storages = []
     for j, item in enumerate(r.typed(d, "storages", where, list, [])):

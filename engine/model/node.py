@@ -7,6 +7,7 @@ user networking).
 
 from __future__ import annotations
 
+import difflib
 import enum
 import ipaddress
 import math
@@ -126,6 +127,32 @@ def parse_forward(text: str, where: str = "forwards") -> Forward:
 
 DEFAULT_IMAGE = {NodeKind.HOST: "host", NodeKind.ROUTER: "router"}
 
+# The services a router can be asked to run, each with the guest service that provides it
+# (/etc/nemu/services/* in the router image, images/router.yaml). A name outside this list is a
+# typo ('dchp') that would otherwise be saved and silently ignored. Options are free-form until
+# the services are wired into the guests' configuration, so only their shape is checked.
+SERVICES: dict[str, str] = {
+    "dhcp": "dnsmasq", "dns": "dnsmasq",
+    "rip": "bird", "ospf": "bird", "bgp": "bird",
+    "http": "http", "nfs": "nfs", "ntp": "ntp",
+}
+
+
+def service_problems(services: Any) -> list[tuple[str, str]]:
+    """(place, message) for each unknown service or options that are not a mapping."""
+    out: list[tuple[str, str]] = []
+    for name, options in services.items():
+        where = f"services.{name}"
+        if not isinstance(name, str) or name not in SERVICES:
+            close = difflib.get_close_matches(str(name), SERVICES, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            out.append((where, f"unknown service {name!r} (known: "
+                               f"{', '.join(sorted(SERVICES))}){hint}"))
+        elif not isinstance(options, dict):
+            got = "nothing" if options is None else f"{type(options).__name__} {options!r}"
+            out.append((where, f"expected a mapping of options, got {got}"))
+    return out
+
 
 @dataclass
 class Node:
@@ -178,6 +205,8 @@ class Node:
         if self.services and self.kind is not NodeKind.ROUTER:
             raise TopologyError(f"only routers run services; {self.name} is a "
                                 f"{self.kind.value}", "services")
+        for where, message in service_problems(self.services):
+            raise TopologyError(message, where)
         if self.cpus is not None and not 1 <= self.cpus <= 64:
             raise TopologyError(f"cpus must be between 1 and 64 (got {self.cpus})", "cpus")
         if not self.kind.is_fabric and any(i.vlan is not None for i in self.interfaces):

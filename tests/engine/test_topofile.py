@@ -347,3 +347,25 @@ def test_yaml_booleans_load():
     assert t.node("x").storages[0].readonly is False
     p = t.link("h1-h2").a.params
     assert p.up is False and p.reorder is True
+
+
+ROUTER = BASE + "- name: r1\n  kind: router\n  services:\n"
+
+
+@pytest.mark.parametrize(("services", "expected"), [
+    ("    dchp: {range: 10.0.0.100-10.0.0.199}\n",
+     "lab.yaml: nodes[2].services.dchp: unknown service 'dchp' (known: bgp, dhcp, dns, http, "
+     "nfs, ntp, ospf, rip); did you mean 'dhcp'?"),
+    ("    dnsmasq: {}\n", "lab.yaml: nodes[2].services.dnsmasq: unknown service 'dnsmasq' (known:"),
+    ("    7: {}\n", "lab.yaml: nodes[2].services.7: unknown service 7 (known:"),
+    ("    dns: on\n", "lab.yaml: nodes[2].services.dns: expected a mapping of options, got bool"),
+])
+def test_unknown_services_are_refused(services, expected):
+    msgs = errors_of(ROUTER + services)
+    assert any(m.startswith(expected) for m in msgs), msgs
+
+
+def test_every_known_service_loads_with_free_form_options():
+    from engine.model.node import SERVICES
+    text = ROUTER + "".join(f"    {name}: {{anything: [1, two]}}\n" for name in SERVICES)
+    assert set(topofile.loads(text).node("r1").services) == set(SERVICES)
