@@ -24,7 +24,7 @@ from engine.errors import NemuError, ToolMissingError
 from engine.hosts import Host
 from engine.images import cpio, debs, disk, kernel, kmods, rootfs
 from engine.images.paths import cache_dir, debs_dir, images_dir
-from engine.images.recipe import Recipe, load_recipe
+from engine.images.recipe import INITRAMFS_INIT, Recipe, load_recipe
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -277,7 +277,7 @@ class Builder:
         shutil.copy2(busybox, ird / "bin/busybox")
         for applet in INITRAMFS_APPLETS:
             (ird / "bin" / applet).symlink_to("busybox")
-        init = recipe.root / "initramfs/init"
+        init = recipe.root / INITRAMFS_INIT
         shutil.copy2(init, ird / "init")
         (ird / "etc/boot-modules").write_text("\n".join(recipe.boot_modules) + "\n")
         boot_mods = kmods.select(kmoddir, recipe.boot_modules)

@@ -21,6 +21,7 @@ from engine.images.paths import recipes_dir
 
 # Bump when the builder changes what it produces from the same recipe.
 BUILD_FORMAT = 7
+INITRAMFS_INIT = "initramfs/init"   # in the recipes directory: the initramfs's /init
 # Guest architectures (QEMU's names) an image can be built for, and Debian's name of each.
 DEBIAN_ARCH = {"x86_64": "amd64", "i386": "i386"}
 DEFAULT_ARCH = "x86_64"
@@ -71,6 +72,9 @@ class Recipe:
                 elif p.is_file():
                     h.update(f"F {rel} {'x' if p.stat().st_mode & 0o100 else '-'}\n".encode())
                     h.update(hashlib.sha256(p.read_bytes()).digest())
+        init = self.root / INITRAMFS_INIT       # every image's first process, built in too
+        if init.is_file():
+            h.update(b"init\n" + hashlib.sha256(init.read_bytes()).digest())
         return h.hexdigest()[:16]
 
 

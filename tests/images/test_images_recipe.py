@@ -74,3 +74,14 @@ def test_unknown_and_looping_recipes(tmp_path):
     empty.mkdir()
     with pytest.raises(RecipeError, match=r"holds no recipes .* NEMU_IMAGES_DIR"):
         load_recipe("host", empty)
+
+
+def test_hash_covers_the_initramfs_init(tmp_path):
+    """/init of the initramfs is read from the recipes directory, so editing it is a new image."""
+    write(tmp_path, "x", "kernel: {package: k}\n")
+    (tmp_path / "initramfs").mkdir()
+    init = tmp_path / "initramfs" / "init"
+    init.write_text("#!/bin/sh\nexec switch_root /root /sbin/init\n")
+    h1 = load_recipe("x", tmp_path).hash()
+    init.write_text("#!/bin/sh\necho hello\nexec switch_root /root /sbin/init\n")
+    assert load_recipe("x", tmp_path).hash() != h1
