@@ -10,6 +10,7 @@ See docs/file-format.md.
 from __future__ import annotations
 
 import contextlib
+import copy
 import os
 import tempfile
 from collections.abc import Callable
@@ -39,7 +40,9 @@ from engine.model.node import DEFAULT_IMAGE, service_problems
 SCHEMA_VERSION = 1
 HEADER = "# nemu topology (see docs/file-format.md)\n"
 
-# Migrations from an older schema: MIGRATIONS[n] turns a version-n document into version n+1.
+# Migrations from an older schema: MIGRATIONS[n] turns a raw version-n document (the parsed YAML,
+# not yet checked) into a version-n+1 one; the loader then sets its `version` to n+1. They run
+# before any check, so a step may rename or move keys the current schema no longer allows.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
@@ -287,24 +290,57 @@ def _read_link(r: _Reader, data: Any, where: str, taken: set[str]) -> Link | Non
     return Link(name, a, b)
 
 
-def from_document(doc: Any) -> Topology:
-    """Build a Topology from a parsed document, raising TopologyErrors listing every problem."""
-    r = _Reader()
-    top = r.mapping(doc, "", {"version"},
-                    {"name", "description", "seed", "machines", "nodes", "links"})
-    if top is None:
-        raise TopologyErrors(r.errors)
-    version = top["version"]
+def migrate(doc: Any) -> Any:
+    """The raw document upgraded to SCHEMA_VERSION, one version at a time.
+
+    Runs before the schema is checked: an old file may hold keys renamed since, and a newer file
+    keys this nemu does not know, which must read as "newer", not as "unknown key". A document
+    with no usable version is returned as it is, for the checks to report.
+    """
+    if not isinstance(doc, dict) or "version" not in doc:
+        return doc
+    version = doc["version"]
     if not isinstance(version, int) or isinstance(version, bool) or version < 0:
         raise TopologyError(f"expected a whole number, got {_kind(version)}", "version")
     if version > SCHEMA_VERSION:
         raise TopologyError(f"written by a newer nemu (schema {version}; this one reads up to "
                             f"{SCHEMA_VERSION})", "version")
+    if version < SCHEMA_VERSION:
+        doc = copy.deepcopy(doc)  # the caller's document stays as it was
     while version < SCHEMA_VERSION:
-        if version not in MIGRATIONS:
-            raise TopologyError(f"schema {version} is too old to read", "version")
-        top = MIGRATIONS[version](top)
+        step = MIGRATIONS.get(version)
+        if step is None:
+            oldest = SCHEMA_VERSION
+            while oldest - 1 in MIGRATIONS:
+                oldest -= 1
+            reads = f"schema {oldest}" + (f" to {SCHEMA_VERSION}" if oldest < SCHEMA_VERSION
+                                          else "")
+            raise TopologyError(f"schema {version} is too old to read (this nemu reads "
+                                f"{reads})", "version")
+        try:
+            doc = step(doc)
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
+            # an old file malformed in a way the step did not foresee
+            raise TopologyError(f"cannot upgrade from schema {version} to {version + 1}: "
+                                f"{type(e).__name__} {e}", "version") from None
+        if not isinstance(doc, dict):
+            raise TopologyError(f"upgrading from schema {version} gave {_kind(doc)}, not a "
+                                "mapping", "version")
         version += 1
+        doc["version"] = version
+    return doc
+
+
+def from_document(doc: Any) -> Topology:
+    """Build a Topology from a parsed document, raising TopologyErrors listing every problem.
+
+    An older document is migrated first (see `migrate`); the checks are the current schema's.
+    """
+    r = _Reader()
+    top = r.mapping(migrate(doc), "", {"version"},
+                    {"name", "description", "seed", "machines", "nodes", "links"})
+    if top is None:
+        raise TopologyErrors(r.errors)
     topo = Topology(name=r.typed(top, "name", "", str, "untitled"),
                     description=r.typed(top, "description", "", str, ""),
                     seed=r.typed(top, "seed", "", int))

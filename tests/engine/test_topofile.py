@@ -369,3 +369,81 @@ def test_every_known_service_loads_with_free_form_options():
     from engine.model.node import SERVICES
     text = ROUTER + "".join(f"    {name}: {{anything: [1, two]}}\n" for name in SERVICES)
     assert set(topofile.loads(text).node("r1").services) == set(SERVICES)
+
+
+# ---- schema versions: old files are upgraded before they are checked ------------------------
+V0 = """\
+version: 0
+title: old lab
+elements:
+- {name: h1, type: host, interfaces: [eth0]}
+- {name: h2, type: host, interfaces: [eth0]}
+links:
+- {a: h1.eth0, b: h2.eth0, delay: 5ms}
+"""
+
+
+def _v0_to_v1(doc):
+    """A fake past rename: 'title' became 'name', 'elements' 'nodes', a node's 'type' 'kind'."""
+    doc["name"] = doc.pop("title")
+    doc["nodes"] = [{("kind" if k == "type" else k): v for k, v in n.items()}
+                    for n in doc.pop("elements")]
+    return doc
+
+
+def test_an_old_file_is_migrated_before_it_is_checked(tmp_path, monkeypatch):
+    monkeypatch.setitem(topofile.MIGRATIONS, 0, _v0_to_v1)
+    path = tmp_path / "old.yaml"
+    path.write_text(V0)
+    t = topofile.load(path)
+    assert t.name == "old lab" and [n.name for n in t.nodes] == ["h1", "h2"]
+    assert t.link("h1-h2").a.params.delay == 5_000_000
+    assert topofile.dumps(t).startswith(topofile.HEADER + "version: 1\nname: old lab\n")
+    assert path.read_text() == V0  # loading never rewrites the file
+
+
+def test_migrations_run_version_by_version(monkeypatch):
+    """Each step sees what the one before made, and the last one gives the current schema."""
+    seen = []
+
+    def v1_to_v2(doc):
+        seen.append(doc["version"])
+        doc["description"] = doc.pop("comment")
+        return doc
+
+    monkeypatch.setattr(topofile, "SCHEMA_VERSION", 2)
+    monkeypatch.setitem(topofile.MIGRATIONS, 0, lambda d: seen.append(d["version"]) or
+                        _v0_to_v1(d))
+    monkeypatch.setitem(topofile.MIGRATIONS, 1, v1_to_v2)
+    t = topofile.loads(V0 + "comment: from schema 0\n")
+    assert seen == [0, 1] and t.description == "from schema 0" and t.name == "old lab"
+    seen.clear()
+    v1 = "version: 1\ncomment: from schema 1\nnodes: []\n"
+    assert topofile.loads(v1).description == "from schema 1" and seen == [1]
+
+
+def test_an_old_file_the_current_schema_refuses_says_where_after_migration(monkeypatch):
+    monkeypatch.setitem(topofile.MIGRATIONS, 0, _v0_to_v1)
+    msgs = errors_of(V0.replace("type: host, interfaces: [eth0]}\nlinks",
+                                "type: laptop, interfaces: [eth0]}\nlinks"))
+    assert any(m.startswith("lab.yaml: nodes[1].kind: unknown kind 'laptop'") for m in msgs), msgs
+
+
+def test_a_migration_that_cannot_read_an_old_file_says_so(monkeypatch):
+    monkeypatch.setitem(topofile.MIGRATIONS, 0, _v0_to_v1)
+    msgs = errors_of("version: 0\nelements: []\n")   # no 'title': the step raises KeyError
+    assert msgs == ["lab.yaml: version: cannot upgrade from schema 0 to 1: KeyError 'title'"]
+
+
+def test_a_file_older_than_every_migration_is_refused():
+    assert errors_of("version: 0\nnodes: []\n") == [
+        "lab.yaml: version: schema 0 is too old to read (this nemu reads schema 1)"]
+
+
+def test_a_newer_file_is_refused_clearly_even_with_keys_this_nemu_does_not_know(tmp_path):
+    path = tmp_path / "new.yaml"
+    path.write_text("version: 2\nname: future\nnodes: []\nlayers: [l1]\nlinks: []\n")
+    with pytest.raises(TopologyError) as info:
+        topofile.load(path)
+    assert str(info.value) == (f"{path}: version: written by a newer nemu (schema 2; this one "
+                               "reads up to 1)")
