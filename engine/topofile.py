@@ -134,6 +134,15 @@ class _Reader:
         return value
 
 
+    def fields(self, data: dict[str, Any], where: str, kinds: dict[str, type]
+               ) -> dict[str, Any] | None:
+        """The keys of `data` that `kinds` names, each checked for its type (never coerced:
+        str(None) would make a path 'None'); None if any is wrong."""
+        before = len(self.errors)
+        out = {k: self.typed(data, k, where, kinds[k]) for k in data if k in kinds}
+        return out if len(self.errors) == before else None
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "nothing"
@@ -170,8 +179,11 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
                 interfaces.append(Interface(item))
             else:
                 m = r.mapping(item, iw, {"name"}, {"address", "mac", "vlan"})
-                if m is not None:
-                    interfaces.append(Interface(**m))
+                f = None if m is None else r.fields(
+                    {k: v for k, v in m.items() if v is not None or k == "name"}, iw,
+                    {"name": str, "address": str, "mac": str, "vlan": int})
+                if f is not None:
+                    interfaces.append(Interface(**f))
         except TopologyError as e:
             r.fail(_at(iw, e.where), e.message)
         except TypeError:
@@ -214,12 +226,16 @@ def _read_node(r: _Reader, data: Any, where: str) -> Node | None:
     for j, item in enumerate(r.typed(d, "storages", where, list, [])):
         sw = f"{where}.storages[{j}]"
         m = r.mapping(item, sw, {"kind", "source"}, {"readonly", "tag"})
-        if m is None:
+        f = None if m is None else r.fields(m, sw, {"source": str, "readonly": bool, "tag": str})
+        if m is None or f is None:
+            continue
+        if not f["source"]:
+            r.fail(_at(sw, "source"), "a storage needs a source (a file, a directory or an "
+                   "nbd:// address)")
             continue
         try:
-            storages.append(Storage(StorageKind(m["kind"]), str(m["source"]),
-                                    r.typed(m, "readonly", sw, bool, False),
-                                    str(m.get("tag", ""))))
+            storages.append(Storage(StorageKind(m["kind"]), f["source"],
+                                    f.get("readonly", False), f.get("tag", "")))
         except ValueError:
             r.fail(_at(sw, "kind"), f"unknown storage kind {m['kind']!r} (use one of: "
                    + ", ".join(k.value for k in StorageKind) + ")")
@@ -347,10 +363,12 @@ def from_document(doc: Any) -> Topology:
     for i, item in enumerate(r.typed(top, "machines", "", list, [])):
         where = f"machines[{i}]"
         m = r.mapping(item, where, {"name", "address"}, {"user", "port", "key"})
-        if m is None:
+        f = None if m is None else r.fields(m, where, {"name": str, "address": str, "user": str,
+                                                       "port": int, "key": str})
+        if f is None:
             continue
         try:
-            topo.machines.append(Machine(**m))
+            topo.machines.append(Machine(**f))
         except TopologyError as e:
             r.fail(_at(where, e.where), e.message)
         except TypeError:

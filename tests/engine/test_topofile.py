@@ -447,3 +447,30 @@ def test_a_newer_file_is_refused_clearly_even_with_keys_this_nemu_does_not_know(
         topofile.load(path)
     assert str(info.value) == (f"{path}: version: written by a newer nemu (schema 2; this one "
                                "reads up to 1)")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("version: 1\nmachines:\n- {name: m, address: true}\n",
+     "lab.yaml: machines[0].address: expected str, got bool True"),
+    ("version: 1\nmachines:\n- {name: m, address: a, port: true}\n",
+     "lab.yaml: machines[0].port: expected int, got bool True"),
+    ("version: 1\nmachines:\n- {name: m, address: a, port: 22.5}\n",
+     "lab.yaml: machines[0].port: expected int, got float 22.5"),
+    ("version: 1\nmachines:\n- {name: m, address: a, user: [x]}\n",
+     "lab.yaml: machines[0].user: expected str, got a list"),
+    (BASE + "- {name: x, kind: host, storages: [{kind: disk, source: }]}\n",
+     "lab.yaml: nodes[2].storages[0].source: expected str, got nothing"),
+    (BASE + "- {name: x, kind: host, storages: [{kind: disk, source: ''}]}\n",
+     "lab.yaml: nodes[2].storages[0].source: a storage needs a source"),
+    (BASE + "- {name: x, kind: host, storages: [{kind: 9p, source: /s, tag: 5}]}\n",
+     "lab.yaml: nodes[2].storages[0].tag: expected str, got int 5"),
+    (BASE + "- {name: x, kind: switch, interfaces: [{name: p0, vlan: true}]}\n",
+     "lab.yaml: nodes[2].interfaces[0].vlan: expected int, got bool True"),
+    (BASE + "- {name: x, kind: switch, interfaces: [{name: p0, vlan: 1.5}]}\n",
+     "lab.yaml: nodes[2].interfaces[0].vlan: expected int, got float 1.5"),
+    (BASE + "- {name: x, kind: host, interfaces: [{name: eth0, mac: 5}]}\n",
+     "lab.yaml: nodes[2].interfaces[0].mac: expected str, got int 5"),
+])
+def test_fields_must_have_their_type_not_be_coerced(text, expected):
+    msgs = errors_of(text)
+    assert any(m.startswith(expected) for m in msgs), msgs
