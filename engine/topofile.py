@@ -133,7 +133,6 @@ class _Reader:
             return default
         return value
 
-
     def fields(self, data: dict[str, Any], where: str, kinds: dict[str, type]
                ) -> dict[str, Any] | None:
         """The keys of `data` that `kinds` names, each checked for its type (never coerced:

@@ -120,7 +120,7 @@ def _parse_bool(v: Any) -> bool:
 
 def _parse_int(lo: int) -> Any:
     def parse(v: Any) -> int:
-        # ASCII digits only: int() would also take '1_500', ' 9000 ' and other scripts' digits.
+        # ASCII digits only: int() would also take '1_500' and the digits of other scripts.
         if isinstance(v, bool) or not (isinstance(v, int) or (
                 isinstance(v, str) and re.fullmatch(r"[-+]?[0-9]{1,18}", v.strip()))):
             raise UnitError(f"expected a whole number, got {v!r}")
