@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -128,6 +129,15 @@ async def one_hop(tmp: Path, repeats: int, seconds: int) -> list[tuple[float, in
     return await through_session(t, tmp, repeats, seconds)
 
 
+async def one_hop_asyncio(tmp: Path, repeats: int, seconds: int) -> list[tuple[float, int]]:
+    """The same hop with the vswitch on asyncio's own event loop instead of uvloop."""
+    os.environ["NEMU_VSWITCH_LOOP"] = "asyncio"       # inherited by the session's vswitch
+    try:
+        return await one_hop(tmp, repeats, seconds)
+    finally:
+        del os.environ["NEMU_VSWITCH_LOOP"]
+
+
 async def eight_hops(tmp: Path, repeats: int, seconds: int) -> list[tuple[float, int]]:
     t = pair_topology()
     switches = [f"s{i}" for i in range(1, 8)]
@@ -142,6 +152,7 @@ async def eight_hops(tmp: Path, repeats: int, seconds: int) -> list[tuple[float,
 PATHS: dict[str, Callable[[Path, int, int], Awaitable[list[tuple[float, int]]]]] = {
     "QEMU direct socket": direct,
     "nemu vswitch, 1 hop": one_hop,
+    "nemu vswitch, 1 hop, asyncio loop": one_hop_asyncio,
     "vde_switch": vde,
     "nemu vswitch, 8 hops": eight_hops,
 }
