@@ -5,7 +5,8 @@ after their handshake. The decoder turns whatever one read returned into a list 
 (one batch), keeping a partial frame for the next read; the encoder builds one buffer for one
 write. A length above 65 535 means the byte stream is not this framing (or lost sync): the
 connection must be dropped. Lengths 0..13 cannot be Ethernet frames: they are skipped and counted
-as invalid, framing stays in sync.
+as invalid, framing stays in sync. Trunks use the zero-length record as their heartbeat: a decoder
+with `empty_ok` skips those without counting them.
 """
 
 from __future__ import annotations
@@ -25,10 +26,11 @@ class FramingError(Exception):
 
 
 class StreamDecoder:
-    __slots__ = ("_buf",)
+    __slots__ = ("_buf", "empty_ok")
 
     def __init__(self) -> None:
         self._buf = b""
+        self.empty_ok = False      # zero-length records are heartbeats (trunks), not errors
 
     @property
     def pending(self) -> int:
@@ -54,7 +56,8 @@ class StreamDecoder:
             if j > n:
                 break
             if ln < MIN_FRAME:
-                bad += 1
+                if ln or not self.empty_ok:
+                    bad += 1
             else:
                 out.append(data[i + 4:j])
             i = j

@@ -1,10 +1,22 @@
 """Trunks: one port of a device joined to a port of a device in another vswitch, over TCP.
 
 After connecting, the connecting side sends one JSON line ``{"trunk": 1, "token": T, "epoch":
-E}``; the listening side answers ``{"ok": true}`` (or ``{"ok": false, "error": ...}`` and closes)
-and both then speak QEMU stream framing. `T` is the per-session token given to both ends;
-`E` is the connector's wall-clock nanoseconds at that attempt, so it grows across reconnects
-and restarts.
+E, "heartbeat": H}``; the listening side answers ``{"ok": true, "heartbeat": H}`` (or ``{"ok":
+false, "error": ...}`` and closes) and both then speak QEMU stream framing. `T` is the
+per-session token given to both ends; `E` is the connector's wall-clock nanoseconds at that
+attempt, so it grows across reconnects and restarts.
+
+Handshake timeout: a connection that has not completed the handshake within HANDSHAKE_TIMEOUT
+seconds is closed, on both sides (a listener is not held by a client that never speaks; a
+connector whose peer accepts and stays silent retries with backoff). Logged once until a trunk
+is up again.
+
+Heartbeat: each side offers the interval `H` (ms) at which it will send a zero-length frame
+record (4 zero bytes); when both offered one, each sends its heartbeat and closes the connection
+when nothing at all (frames or heartbeats) came from the peer for HEARTBEAT_MISSES of the
+peer's intervals. A half-open connection (the other host gone, no FIN or RST ever coming) is so
+noticed in seconds instead of TCP's minutes; the connector then reconnects. A side that offers
+no `heartbeat` (an older vswitch) gets none and is never timed out.
 
 No corruption or reordering across a reconnect: TCP carries each connection intact; a frame cut
 by a broken connection is discarded whole (never delivered truncated); the listener only accepts
@@ -39,27 +51,91 @@ from vswitch.transports import (
 
 log = logging.getLogger("vswitch")
 MAX_HELLO = 4096
+HANDSHAKE_TIMEOUT = 5.0     # seconds from TCP connect to a completed handshake
+HEARTBEAT_INTERVAL = 1.0    # seconds between two heartbeats this side sends
+HEARTBEAT_MISSES = 4        # the peer is gone after this many of its intervals of silence
+HEARTBEAT_MS_RANGE = (10, 60_000)   # intervals a peer may ask for
+HEARTBEAT = b"\0\0\0\0"     # a zero-length frame record
+
+
+def peer_heartbeat(msg: dict[str, Any]) -> float | None:
+    """The heartbeat interval (s) a handshake line offers, or None (none, or out of range)."""
+    hb = msg.get("heartbeat")
+    lo, hi = HEARTBEAT_MS_RANGE
+    if isinstance(hb, bool) or not isinstance(hb, int) or not lo <= hb <= hi:
+        return None
+    return hb / 1000
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc) or ("timed out" if isinstance(exc, TimeoutError)
+                                        else type(exc).__name__)
 
 
 class TrunkPeer(StreamPeer):
-    """A stream peer that first exchanges one handshake line."""
+    """A stream peer that first exchanges one handshake line, within HANDSHAKE_TIMEOUT, and
+    may then send and expect heartbeats. One timer serves both phases."""
 
     def __init__(self, port: Port, clock: Callable[[], float],
                  on_lost: Callable[[StreamPeer], None],
                  on_line: Callable[[TrunkPeer, dict[str, Any]], bool],
+                 on_timeout: Callable[[TrunkPeer], None],
                  hello: dict[str, Any] | None = None) -> None:
         super().__init__(port, clock, on_lost)
         self.on_line = on_line
+        self.on_timeout = on_timeout
         self.hello = hello
         self.ready = False
         self.hbuf = b""
+        self.timer: asyncio.TimerHandle | None = None
+        self.interval = 0.0          # our heartbeat period; 0 = no heartbeat
+        self.dead_after = 0.0        # seconds of silence after which the peer is gone
+        self.heard = False           # anything received since the last heartbeat tick
+        self.silent_since = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
+        self.timer = asyncio.get_running_loop().call_later(HANDSHAKE_TIMEOUT,
+                                                           self._handshake_timeout)
         if self.hello is not None and self.tr is not None:
             self.tr.write(json.dumps(self.hello).encode() + b"\n")
 
+    def _handshake_timeout(self) -> None:
+        self.timer = None
+        if not self.ready and not self.closed:
+            self.on_timeout(self)
+            self.close()
+
+    def start_heartbeat(self, peer_interval: float) -> None:
+        """Send a heartbeat every HEARTBEAT_INTERVAL; give up after the peer's silence."""
+        self.interval = HEARTBEAT_INTERVAL
+        self.dead_after = HEARTBEAT_MISSES * peer_interval
+        self.decoder.empty_ok = True
+        loop = asyncio.get_running_loop()
+        self.silent_since = loop.time()
+        if self.timer is not None:
+            self.timer.cancel()
+        self.timer = loop.call_later(self.interval, self._beat)
+
+    def _beat(self) -> None:
+        self.timer = None
+        if self.closed or self.tr is None:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        if self.heard:
+            self.heard = False
+            self.silent_since = now
+        elif now - self.silent_since >= self.dead_after:
+            log.warning("port %s: nothing from the trunk peer for %.1f s (half-open "
+                        "connection?); closing it", self.port.path, now - self.silent_since)
+            self.close()
+            return
+        self.tr.write(HEARTBEAT)
+        self.timer = loop.call_later(self.interval, self._beat)
+
     def data_received(self, data: bytes) -> None:
+        self.heard = True
         if self.ready:
             super().data_received(data)
             return
@@ -83,8 +159,17 @@ class TrunkPeer(StreamPeer):
             self.close()
             return
         self.ready = True
+        if self.timer is not None and not self.interval:
+            self.timer.cancel()          # the handshake timer; a heartbeat keeps its own
+            self.timer = None
         if rest:
             super().data_received(rest)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+        super().connection_lost(exc)
 
     def write_frames(self, frames: list[bytes]) -> bool:
         return self.ready and super().write_frames(frames)
@@ -95,23 +180,37 @@ class TrunkListen(Transport):
         super().__init__(port, spec, clock)
         self.server: asyncio.AbstractServer | None = None
         self.peer: TrunkPeer | None = None
+        self.pending: set[TrunkPeer] = set()     # connected, handshake not done yet
         self.epoch = -1
         self.bad_token_logged = False
+        self.timeout_logged = False
+
+    def _accept(self) -> TrunkPeer:
+        peer = TrunkPeer(self.port, self.clock, self._lost, self._hello, self._timed_out)
+        self.pending.add(peer)
+        return peer
 
     async def start(self) -> None:
         a = self.spec.address
         assert a is not None
         try:
             self.server = await asyncio.get_running_loop().create_server(
-                lambda: TrunkPeer(self.port, self.clock, self._lost, self._hello), a.host,
-                a.port, reuse_address=True)
+                self._accept, a.host, a.port, reuse_address=True)
         except OSError as exc:
             raise TransportError(f"port {self.port.path}: cannot listen on {a}: "
                                  f"{exc.strerror or exc}") from None
         self.bound = a.with_sockname(self.server.sockets[0].getsockname())
 
+    def _timed_out(self, peer: TrunkPeer) -> None:
+        if not self.timeout_logged:
+            self.timeout_logged = True
+            log.warning("port %s: a trunk connection did not complete the handshake in %g s; "
+                        "closed (further ones not logged until a trunk is up)", self.port.path,
+                        HANDSHAKE_TIMEOUT)
+
     def _hello(self, peer: TrunkPeer, msg: dict[str, Any]) -> bool:
         assert peer.tr is not None
+        self.pending.discard(peer)
         token = msg.get("token")
         epoch = msg.get("epoch")
         if msg.get("trunk") != 1 or not isinstance(token, str) or not hmac.compare_digest(
@@ -130,14 +229,23 @@ class TrunkListen(Transport):
         self.epoch = epoch
         old, self.peer = self.peer, peer
         if old is not None and not old.closed:
+            # the older connection goes before the newer one is answered, let alone read:
+            # frames of the two never interleave
             log.info("port %s: trunk reconnected; previous connection dropped", self.port.path)
             old.close()
-        peer.tr.write(b'{"ok": true}\n')
+        reply: dict[str, Any] = {"ok": True}
+        hb = peer_heartbeat(msg)
+        if hb is not None:
+            reply["heartbeat"] = round(HEARTBEAT_INTERVAL * 1000)
+            peer.start_heartbeat(hb)
+        peer.tr.write(json.dumps(reply).encode() + b"\n")
         self.port.sink = peer
+        self.timeout_logged = False
         log.info("port %s: trunk up", self.port.path)
         return True
 
     def _lost(self, peer: StreamPeer) -> None:
+        self.pending.discard(peer)
         if peer is self.peer:
             self.peer = None
             self.port.sink = None
@@ -146,6 +254,9 @@ class TrunkListen(Transport):
     async def stop(self) -> None:
         if self.server is not None:
             self.server.close()
+        for p in list(self.pending):
+            p.close()
+        self.pending.clear()
         if self.peer is not None:
             self.peer.close()
         self.port.sink = None
@@ -155,6 +266,14 @@ class TrunkConnect(Reconnecting):
     def __init__(self, port: Port, spec: TransportSpec, clock: Callable[[], float]) -> None:
         super().__init__(port, spec, clock)
         self.refused_logged = False
+        self.timeout_logged = False
+
+    def _timed_out(self, peer: TrunkPeer) -> None:
+        if not self.timeout_logged:
+            self.timeout_logged = True
+            log.warning("port %s: trunk peer %s did not answer the handshake in %g s; "
+                        "retrying (not logged again until the trunk is up)", self.port.path,
+                        self.spec.address, HANDSHAKE_TIMEOUT)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -181,22 +300,30 @@ class TrunkConnect(Reconnecting):
                     log.warning("port %s: trunk refused by %s: %s", self.port.path, a,
                                 msg.get("error"))
                 if ok:
+                    hb = peer_heartbeat(msg)
+                    if hb is not None:
+                        p.start_heartbeat(hb)
                     self.port.sink = p
                 if not up.done():
                     up.set_result(ok)
                 return ok
 
-            hello = {"trunk": 1, "token": self.spec.token, "epoch": time.time_ns()}
-            peer = TrunkPeer(self.port, self.clock, on_lost, on_line, hello)
+            hello = {"trunk": 1, "token": self.spec.token, "epoch": time.time_ns(),
+                     "heartbeat": round(HEARTBEAT_INTERVAL * 1000)}
+            peer = TrunkPeer(self.port, self.clock, on_lost, on_line, self._timed_out, hello)
             try:
-                await loop.create_connection(lambda peer=peer: peer,  # type: ignore[misc]
-                                             a.host, a.port)
-                ok = await up
-            except OSError as exc:
+                async with asyncio.timeout(HANDSHAKE_TIMEOUT):   # a SYN nobody answers
+                    await loop.create_connection(lambda peer=peer: peer,  # type: ignore[misc]
+                                                 a.host, a.port)
+                ok = await up          # bounded by the peer's own handshake timer
+            except OSError as exc:     # TimeoutError included
                 if failures == 0:
                     log.info("port %s: cannot connect trunk to %s (%s); retrying",
-                             self.port.path, a, exc.strerror or exc)
+                             self.port.path, a, _reason(exc))
                 ok = False
+            except asyncio.CancelledError:
+                peer.close()           # stopped in the middle of the handshake
+                raise
             if not ok:
                 peer.close()
                 failures += 1
@@ -207,6 +334,7 @@ class TrunkConnect(Reconnecting):
             failures = 0
             backoff = BACKOFF_MIN
             self.refused_logged = False
+            self.timeout_logged = False
             await self._hold(peer, lost)
             log.info("port %s: trunk down; reconnecting", self.port.path)
             await asyncio.sleep(BACKOFF_MIN)
