@@ -1,10 +1,9 @@
-"""Datagram transports, pcap capture read back by tshark, and vswitch-to-vswitch trunks."""
+"""Datagram transports and pcap capture read back by tshark (trunks: test_trunk.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import socket
 import struct
@@ -158,73 +157,3 @@ def test_capture_to_fifo_for_a_live_reader(arun, tmp_sock_dir, peer_cls, eth) ->
             os.close(rfd)
         await vs.stop()
     arun(body)
-
-
-def test_trunk_joins_two_vswitches(arun, tmp_sock_dir, peer_cls, eth, caplog) -> None:  # type: ignore[no-untyped-def]
-    """h1 -- [vs1: l1 a|t] ==trunk== [vs2: l2 t|b] -- h2, with reconnects and a bad token."""
-    async def body() -> None:
-        vs1, vs2, vs3 = VSwitch(), VSwitch(), VSwitch()
-        for v in (vs1, vs2, vs3):
-            await v.start()
-        vs1.add_device("l1", "link")
-        vs2.add_device("l2", "link")
-        pa, pb = (os.path.join(tmp_sock_dir, n) for n in "ab")
-        await vs1.add_port("l1", "a", listen("unix:" + pa))
-        info = await vs1.add_port("l1", "t", {"type": "trunk", "mode": "listen",
-                                              "address": "tcp:127.0.0.1:0", "token": "T"})
-        taddr = info["transport"]["address"]
-        await vs2.add_port("l2", "t", {"type": "trunk", "mode": "connect", "address": taddr,
-                                       "token": "T"})
-        await vs2.add_port("l2", "b", listen("unix:" + pb))
-        h1 = await peer_cls.connect("unix:" + pa)
-        h2 = await peer_cls.connect("unix:" + pb)
-        t1 = vs1.devices["l1"].ports["t"]
-        t2 = vs2.devices["l2"].ports["t"]
-        await wait_for(lambda: t1.sink is not None and t2.sink is not None
-                       and vs1.devices["l1"].ports["a"].sink and vs2.devices["l2"].ports["b"].sink)
-        await h1.send([eth(2, 1)])
-        assert await h2.recv(1) == [eth(2, 1)]
-        await h2.send([eth(1, 2)])
-        assert await h1.recv(1) == [eth(1, 2)]
-
-        # Numbered frames while the trunk connection is broken twice: what arrives is intact
-        # and in order (losses while down are allowed, like an unplugged cable).
-        def numbered(i: int) -> bytes:
-            return eth(2, 1, struct.pack(">I", i) * 100)
-        sent = 0
-        for round_ in range(3):
-            for _ in range(20):
-                await h1.send([numbered(sent + k) for k in range(10)])
-                sent += 10
-                await asyncio.sleep(0.002)
-            if round_ < 2:
-                old = t1.sink
-                old.close()      # type: ignore[union-attr]
-                await wait_for(lambda old=old: t1.sink is not None and t1.sink is not old)
-        got: list[bytes] = []
-        deadline = time.monotonic() + 3
-        while time.monotonic() < deadline:
-            try:
-                got += await h2.recv(1, timeout=0.3)
-            except TimeoutError:
-                break
-        nums = [struct.unpack(">I", f[14:18])[0] for f in got]
-        assert all(f == numbered(n) for f, n in zip(got, nums, strict=True))
-        assert nums == sorted(set(nums)) and len(nums) >= sent // 2
-        # a vswitch with the wrong token is refused (logged once) and never carries frames
-        vs3.add_device("l3", "link")
-        await vs3.add_port("l3", "t", {"type": "trunk", "mode": "connect", "address": taddr,
-                                       "token": "wrong"})
-        await asyncio.sleep(0.5)
-        assert vs3.devices["l3"].ports["t"].sink is None
-        assert sum("wrong token" in r.message for r in caplog.records) == 1
-        assert t1.sink is not None
-        # a stale epoch is refused
-        host, port = taddr[4:].rsplit(":", 1)
-        r, w = await asyncio.open_connection(host, int(port))
-        w.write(json.dumps({"trunk": 1, "token": "T", "epoch": 1}).encode() + b"\n")
-        assert json.loads(await r.readline())["error"] == "stale epoch"
-        w.close()
-        for v in (vs1, vs2, vs3):
-            await v.stop()
-    arun(body, timeout=60)

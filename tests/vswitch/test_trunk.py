@@ -1,9 +1,12 @@
-"""Trunks between vswitches over real TCP: handshake timeouts and heartbeats."""
+"""Trunks between vswitches over real TCP: traffic both ways across reconnects from either
+side, a newer connection replacing an open one, handshake timeouts and heartbeats."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import logging
 import os
 import struct
 import time
@@ -71,6 +74,117 @@ async def drain(peer: Any, quiet: float = 0.5, limit: float = 10.0) -> list[byte
         except TimeoutError:
             break
     return got
+
+
+def test_trunk_joins_two_vswitches(arun, tmp_sock_dir, peer_cls, eth, caplog) -> None:  # type: ignore[no-untyped-def]
+    """h1 -- [vs1: l1 a|t] ==trunk== [vs2: l2 t|b] -- h2: numbered frames both ways while the
+    trunk connection is broken by the listening side, then by the connecting side. Whatever
+    arrives is intact and in order; everything sent after the last reconnect arrives."""
+    async def body() -> None:
+        vs1, vs2, vs3 = VSwitch(), VSwitch(), VSwitch()
+        for v in (vs1, vs2, vs3):
+            await v.start()
+        vs1.add_device("l1", "link")
+        vs2.add_device("l2", "link")
+        pa, pb = (os.path.join(tmp_sock_dir, n) for n in "ab")
+        await vs1.add_port("l1", "a", listen("unix:" + pa))
+        info = await vs1.add_port("l1", "t", trunk("listen", "tcp:127.0.0.1:0"))
+        taddr = info["transport"]["address"]
+        await vs2.add_port("l2", "t", trunk("connect", taddr))
+        await vs2.add_port("l2", "b", listen("unix:" + pb))
+        h1 = await peer_cls.connect("unix:" + pa)
+        h2 = await peer_cls.connect("unix:" + pb)
+        t1 = vs1.devices["l1"].ports["t"]
+        t2 = vs2.devices["l2"].ports["t"]
+        await wait_for(lambda: t1.sink is not None and t2.sink is not None
+                       and vs1.devices["l1"].ports["a"].sink and vs2.devices["l2"].ports["b"].sink)
+        await h1.send([eth(2, 1)])
+        assert await h2.recv(1) == [eth(2, 1)]
+        await h2.send([eth(1, 2)])
+        assert await h1.recv(1) == [eth(1, 2)]
+
+        per_round = 200
+        for round_, breaker in enumerate((t1, t2, None)):    # listener side, connector side
+            for k in range(0, per_round, 10):
+                base = round_ * per_round + k
+                await h1.send([numbered(1, 2, base + j) for j in range(10)])
+                await h2.send([numbered(2, 1, base + j) for j in range(10)])
+                await asyncio.sleep(0.002)
+            if breaker is not None:
+                old1, old2 = t1.sink, t2.sink
+                breaker.sink.close()                        # type: ignore[union-attr]
+                await wait_for(lambda o1=old1, o2=old2: t1.sink is not None and t2.sink is not None
+                               and t1.sink is not o1 and t2.sink is not o2)
+        for rx, src, dst in ((h2, 1, 2), (h1, 2, 1)):
+            nums = numbers(await drain(rx), src, dst)
+            assert nums == sorted(set(nums)), "reordered or duplicated across a reconnect"
+            last = list(range(2 * per_round, 3 * per_round))
+            assert nums[-per_round:] == last, "frames lost while the trunk was up"
+            assert len(nums) >= 3 * per_round // 2
+        assert sum("trunk reconnected" in r.getMessage() for r in caplog.records) == 0
+
+        # a vswitch with the wrong token is refused (logged once) and never carries frames
+        vs3.add_device("l3", "link")
+        await vs3.add_port("l3", "t", trunk("connect", taddr, token="wrong"))
+        await asyncio.sleep(0.5)
+        assert vs3.devices["l3"].ports["t"].sink is None
+        assert sum("wrong token" in r.getMessage() for r in caplog.records) == 1
+        assert t1.sink is not None
+        # a stale epoch is refused
+        fake, reply = await fake_connector(peer_cls, taddr, epoch=1)
+        assert reply == {"ok": False, "error": "stale epoch"}
+        assert await fake.closed_by_peer()
+        for v in (vs1, vs2, vs3):
+            await v.stop()
+        h1.close()
+        h2.close()
+    arun(body, timeout=60)
+
+
+def test_newer_trunk_connection_drops_the_open_one(arun, tmp_sock_dir, peer_cls, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A second connector comes while the first is still connected (the other vswitch
+    restarted, its old connection half-open here): the listener closes the old connection
+    before it takes the new one, so a frame the old one was in the middle of is never
+    completed in between the new one's frames."""
+    caplog.set_level(logging.INFO, "vswitch")
+
+    async def body() -> None:
+        vs = VSwitch()
+        await vs.start()
+        vs.add_device("l1", "link")
+        pa = os.path.join(tmp_sock_dir, "a")
+        await vs.add_port("l1", "a", listen("unix:" + pa))
+        info = await vs.add_port("l1", "t", trunk("listen", "tcp:127.0.0.1:0"))
+        taddr = info["transport"]["address"]
+        h1 = await peer_cls.connect("unix:" + pa)
+        pt = vs.devices["l1"].ports["t"]
+        epoch = time.time_ns()
+        old, reply = await fake_connector(peer_cls, taddr, epoch=epoch)
+        assert reply["ok"] is True
+        await wait_for(lambda: pt.sink is not None and vs.devices["l1"].ports["a"].sink)
+        await old.send([numbered(9, 1, i) for i in range(5)])
+        assert numbers(await h1.recv(5), 9, 1) == [0, 1, 2, 3, 4]
+        half = struct.pack(">I", 414) + numbered(9, 1, 5)
+        await old.send_raw(half[:200])                 # the old connection is mid-frame
+        await asyncio.sleep(0.05)
+
+        new, reply = await fake_connector(peer_cls, taddr, epoch=epoch + 1)
+        assert reply["ok"] is True
+        assert await old.closed_by_peer(), "the older connection was left open"
+        with_rest = half[200:] + struct.pack(">I", 414) + numbered(9, 1, 6)
+        with contextlib.suppress(ConnectionError):
+            await old.send_raw(with_rest)              # too late: never delivered
+        await new.send([numbered(9, 1, i) for i in range(100, 110)])
+        assert numbers(await drain(h1), 9, 1) == list(range(100, 110))
+        assert pt.cin.drop_invalid == 1                # the cut frame, dropped whole
+        await h1.send([numbered(1, 9, 7)])
+        assert await new.recv(1) == [numbered(1, 9, 7)]
+        assert sum("previous connection dropped" in r.getMessage()
+                   for r in caplog.records) == 1
+        await vs.stop()
+        assert await new.closed_by_peer()
+        h1.close()
+    arun(body)
 
 
 def test_trunk_listener_closes_silent_handshakes(arun, peer_cls, caplog, monkeypatch) -> None:  # type: ignore[no-untyped-def]
