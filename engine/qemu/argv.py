@@ -41,8 +41,9 @@ def storage_args(s: Storage, index: int) -> list[str]:
         return ["-virtfs", f"local,path={s.source},mount_tag={tag},security_model=none,"
                            f"id=fs{index}{ro}"]
     if s.kind is StorageKind.FAT:
+        # QEMU's vvfat is read-only unless asked for rw:, and then the drive must say so too
         mode = "" if s.readonly else "rw:"
-        return ["-drive", f"file=fat:{mode}{s.source},format=raw,if=virtio,id=st{index}"]
+        return ["-drive", f"file=fat:{mode}{s.source},format=raw,if=virtio,id=st{index}{ro}"]
     if s.kind is StorageKind.SQUASHFS:
         return ["-drive", f"file={s.source},format=raw,if=virtio,readonly=on,id=st{index}"]
     if s.kind is StorageKind.NBD:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from engine.errors import SessionError
@@ -9,9 +10,9 @@ from engine.hosts.base import Host
 from engine.images.accel import AccelChoice
 from engine.images.builder import Image
 from engine.images.node_config import GuestFile, InterfaceConfig, NodeConfig
-from engine.images.qemu_boot import MachineSpec, NicSpec, prepare_node
+from engine.images.qemu_boot import MachineSpec, NicSpec, disk_format, prepare_node
 from engine.images.recipe import DEFAULT_ARCH, available_recipes, load_recipe
-from engine.model import Node, NodeKind
+from engine.model import Node, NodeKind, Storage, StorageKind
 from engine.plan.addressing import MachinePlan
 
 
@@ -79,5 +80,25 @@ async def prepare_machine(host: Host, node: Node, plan: MachinePlan, node_dir: P
                               memory_mb=node.memory)
     spec.cpus = node.cpus or 1
     spec.arch = arch
-    spec.storages = list(node.storages)
+    spec.storages = [await storage_overlay(host, node.name, k, st, node_dir)
+                     for k, st in enumerate(node.storages)]
     return spec
+
+
+async def storage_overlay(host: Host, node: str, index: int, storage: Storage,
+                          node_dir: Path) -> Storage:
+    """A writable extra disk is attached through a copy-on-write overlay in the node's
+    directory (made once, kept across restarts, like the root disk): the guest's writes stay
+    with the node and the user's file is never changed."""
+    if storage.kind is not StorageKind.DISK or storage.readonly:
+        return storage
+    source = Path(storage.source).expanduser()
+    if not source.is_file():
+        raise SessionError(f"node {node}: storages[{index}]: disk {storage.source} does not "
+                           "exist or is not a file")
+    overlay = node_dir / f"storage{index}.qcow2"
+    if not overlay.exists():
+        fmt = await disk_format(host, source)
+        await host.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b",
+                        str(source.resolve()), str(overlay)], timeout=60)
+    return replace(storage, source=str(overlay))

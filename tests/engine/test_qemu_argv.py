@@ -55,6 +55,8 @@ def test_storages_of_the_seed_paper():
         "-virtfs", "local,path=/srv,mount_tag=share,security_model=none,id=fs0,readonly=on"]
     assert storage_args(Storage(StorageKind.FAT, "/dir"), 1) == [
         "-drive", "file=fat:rw:/dir,format=raw,if=virtio,id=st1"]
+    assert storage_args(Storage(StorageKind.FAT, "/dir", readonly=True), 1) == [
+        "-drive", "file=fat:/dir,format=raw,if=virtio,id=st1,readonly=on"]
     assert storage_args(Storage(StorageKind.SQUASHFS, "/t.sqfs"), 2) == [
         "-drive", "file=/t.sqfs,format=raw,if=virtio,readonly=on,id=st2"]
     assert storage_args(Storage(StorageKind.NBD, "nbd://127.0.0.1:10809/x"), 3)[1].startswith(

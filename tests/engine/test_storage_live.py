@@ -1,0 +1,72 @@
+"""The seed paper's extra storages in a running guest: a disk through a copy-on-write overlay
+(the guest's writes stay with the node, across a restart, and the user's file never changes), a
+host directory over virtio-9p (both ways), a host directory as a read-only FAT disk, and a
+squashfs image."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from engine.model import Node, NodeKind, Storage, StorageKind, Topology
+from engine.session.session import Session
+
+pytestmark = pytest.mark.qemu
+
+
+def sh(engine, s: Session, command: str) -> str:
+    r = engine.run(s.node("h1").run(command, timeout=60))
+    if r.exitcode != 0:
+        log = engine.run(s.node("h1").run("dmesg | tail -5")).stdout
+        raise AssertionError(f"{command!r}: {r.stdout!r} {r.stderr!r}; kernel: {log!r}")
+    return r.stdout.decode(errors="replace")
+
+
+def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path):
+    disk = tmp_path / "data.img"
+    disk.write_bytes(b"ORIGINAL" + bytes(4 * 2**20 - 8))
+    share = tmp_path / "share"
+    share.mkdir()
+    (share / "hello.txt").write_text("from the host\n")
+    fat = tmp_path / "fat"
+    fat.mkdir()
+    (fat / "note.txt").write_text("a fat file\n")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "inside.txt").write_text("squashed\n")
+    sqfs = tmp_path / "ro.sqfs"
+    subprocess.run(["mksquashfs", str(tree), str(sqfs), "-quiet", "-noappend"], check=True)
+
+    t = Topology(name="storages")
+    t.add_node(Node("h1", NodeKind.HOST, storages=[
+        Storage(StorageKind.DISK, str(disk)),                     # /dev/vdb
+        Storage(StorageKind.VIRTFS, str(share), tag="share"),     # no block device
+        Storage(StorageKind.FAT, str(fat), readonly=True),        # /dev/vdc, FAT on vdc1
+        Storage(StorageKind.SQUASHFS, str(sqfs)),                 # /dev/vdd
+    ]))
+    s = Session.create(t, base=tmp_path / "sessions")
+    try:
+        engine.run(s.up(), timeout=600)
+        assert sh(engine, s, "dd if=/dev/vdb bs=8 count=1 2>/dev/null") == "ORIGINAL"
+        sh(engine, s, "printf CHANGED! | dd of=/dev/vdb conv=notrunc 2>/dev/null; sync")
+
+        sh(engine, s, "modprobe 9pnet_virtio && modprobe 9p && mkdir -p /mnt/share && "
+                      "mount -t 9p -o trans=virtio share /mnt/share")
+        assert sh(engine, s, "cat /mnt/share/hello.txt") == "from the host\n"
+        sh(engine, s, "echo from the guest > /mnt/share/back.txt; sync")
+        assert (share / "back.txt").read_text() == "from the guest\n"
+
+        sh(engine, s, "modprobe vfat && mkdir -p /mnt/fat && "
+                      "mount -t vfat -o ro /dev/vdc1 /mnt/fat")
+        assert sh(engine, s, "cat /mnt/fat/note.txt") == "a fat file\n"
+
+        sh(engine, s, "modprobe squashfs && mkdir -p /mnt/sq && mount -t squashfs /dev/vdd /mnt/sq")
+        assert sh(engine, s, "cat /mnt/sq/inside.txt") == "squashed\n"
+
+        engine.run(s.restart_node("h1"))
+        assert sh(engine, s, "dd if=/dev/vdb bs=8 count=1 2>/dev/null") == "CHANGED!"
+        assert disk.read_bytes()[:8] == b"ORIGINAL"          # the user's file is untouched
+        assert (s.dir.node_dir("h1") / "storage0.qcow2").exists()
+    finally:
+        engine.run(s.down())
