@@ -150,6 +150,13 @@ def test_i386_images_build_and_boot_with_qemu_system_i386(image: Image, tmp_path
             assert "10.7.0.1/24" in await run("ip -o addr show eth0")
             for check in image.checks:
                 await run(check)
+            # the overlay forwarder reads a 32-bit clock here (another syscall and timespec)
+            await run("nemu-fwd relay --listen 7001 --report 0 > /tmp/sink.json 2>&1 & sleep 1;"
+                      " nemu-fwd source --to 127.0.0.1:7001 --bytes 100000 --chunk 1000; sleep 1")
+            sink = [json.loads(x) for x in
+                    (await m.agent.read_file("/tmp/sink.json")).decode().splitlines()]
+            assert sink[-1]["total_bytes"] == 100000 and sink[-1]["total_chunks"] == 100
+            assert 0 <= sink[0]["delay_ms_avg"] < 10_000, sink
         finally:
             await m.stop()
             assert not m.running
