@@ -129,9 +129,12 @@ class RemoveCommand(ModelCommand):
 
 
 class MoveNodesCommand(ModelCommand):
-    def __init__(self, topo: Topology, moves: dict[str, tuple[Pos, Pos]]) -> None:
+    """A drag, an alignment or a distribution: every node from its old to its new place."""
+
+    def __init__(self, topo: Topology, moves: dict[str, tuple[Pos, Pos]],
+                 verb: str = "move") -> None:
         names = ", ".join(moves)
-        super().__init__(topo, f"move {names if len(names) < 40 else str(len(moves)) + ' nodes'}")
+        super().__init__(topo, f"{verb} {names if len(names) < 40 else f'{len(moves)} nodes'}")
         self.moves = moves
 
     def do(self) -> None:

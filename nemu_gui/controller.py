@@ -18,6 +18,7 @@ from PySide6.QtGui import QUndoStack
 from engine import topofile
 from engine.errors import NemuError, TopologyError
 from engine.model import Endpoint, Link, Node, NodeKind, Topology
+from nemu_gui.arrange import Arrangement, arrange
 from nemu_gui.commands import (
     AddLinkCommand,
     AddNodeCommand,
@@ -78,6 +79,16 @@ class Controller(QObject):
 
     def move_nodes(self, moves: dict[str, tuple[Pos, Pos]]) -> bool:
         return self._run(MoveNodesCommand(self._topology, moves))
+
+    def arrange_nodes(self, names: list[str], how: Arrangement) -> bool:
+        """Align or distribute `names` as one undoable move; False when nothing moves
+        (too few nodes, or already in place), and then nothing is pushed."""
+        old = {n: self._topology.node(n).pos for n in names}
+        new = arrange(old, how)
+        if not new:
+            return False
+        moves = {n: (old[n], p) for n, p in new.items()}
+        return self._run(MoveNodesCommand(self._topology, moves, how.value))
 
     def rename_node(self, old: str, new: str) -> bool:
         if old == new:
