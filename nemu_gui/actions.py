@@ -5,10 +5,31 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from nemu_gui.arrange import Arrangement
 from nemu_gui.engine_bridge import NOT_AVAILABLE
 from nemu_gui.resources import icon
 
 Std = QKeySequence.StandardKey
+
+# draw.io's keys for aligning (Alt+Shift+L/C/R/T/M/B), H and V for spacing evenly
+_ARRANGE: dict[Arrangement, tuple[str, str, str, str]] = {    # text, icon, key, tooltip
+    Arrangement.ALIGN_LEFT: ("Align &Left", "align-left", "Alt+Shift+L",
+                             "Line the selected nodes up on the leftmost"),
+    Arrangement.ALIGN_CENTRE: ("Align &Centres", "align-centre", "Alt+Shift+C",
+                               "Put the selected nodes in one column, centred"),
+    Arrangement.ALIGN_RIGHT: ("Align &Right", "align-right", "Alt+Shift+R",
+                              "Line the selected nodes up on the rightmost"),
+    Arrangement.ALIGN_TOP: ("Align &Top", "align-top", "Alt+Shift+T",
+                            "Line the selected nodes up on the topmost"),
+    Arrangement.ALIGN_MIDDLE: ("Align &Middles", "align-middle", "Alt+Shift+M",
+                               "Put the selected nodes in one row, centred"),
+    Arrangement.ALIGN_BOTTOM: ("Align &Bottom", "align-bottom", "Alt+Shift+B",
+                               "Line the selected nodes up on the lowest"),
+    Arrangement.DISTRIBUTE_H: ("Distribute &Horizontally", "distribute-h", "Alt+Shift+H",
+                               "Space the selected nodes evenly between the outermost two"),
+    Arrangement.DISTRIBUTE_V: ("Distribute &Vertically", "distribute-v", "Alt+Shift+V",
+                               "Space the selected nodes evenly between the top and bottom"),
+}
 
 
 class Actions:
@@ -47,6 +68,8 @@ class Actions:
         self.rename = act("Re&name…", None, "F2", "Rename the selected node")
         self.mode_select = act("&Select / Move", "select", "S", "Select and move", True)
         self.mode_link = act("&Link", "link", "L", "Draw links: drag from node to node", True)
+        self.arrange = {how: act(text, icon_name, key, tip)
+                        for how, (text, icon_name, key, tip) in _ARRANGE.items()}
         self.modes = QActionGroup(parent)
         self.modes.addAction(self.mode_select)
         self.modes.addAction(self.mode_link)

@@ -1,7 +1,8 @@
-"""Right-click menus on the canvas: what can be done to one node or one link.
+"""Right-click menus on the canvas: what can be done to one node, one link, or a selection.
 
 Menus are built fresh for each click from the current state (running or not, machine or
-fabric, link up or down), by `node_menu` and `link_menu`, which tests call directly. Every
+fabric, link up or down, how many nodes are selected), by `node_menu`, `link_menu` and
+`selection_menu`, which tests call directly. Every
 action goes through the controller (edits, so undo and the running lab follow) or the bridge
 (engine operations); nothing here blocks.
 """
@@ -50,6 +51,8 @@ class CanvasMenus(QObject):
             menu = self.node_menu(item.name)
         elif isinstance(item, LinkItem):
             menu = self.link_menu(item.name)
+        elif len(self.w.scene.selected_nodes()) >= 2:
+            menu = self.selection_menu()
         else:
             return
         menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -78,8 +81,20 @@ class CanvasMenus(QObject):
         for verb in NODE_VERBS:
             act = menu.addAction(verb.capitalize(), partial(w.bridge.node_action, name, verb))
             act.setEnabled(verb in verbs)
+        selected = w.scene.selected_nodes()
+        if name in selected and len(selected) >= 2:
+            menu.addSeparator()
+            w.add_align_menu(menu)
         menu.addSeparator()
         menu.addAction("Properties", lambda: self._select(nodes=[name]))
+        return menu
+
+    def selection_menu(self) -> QMenu:
+        """Right-click beside several selected nodes: arrange them."""
+        menu = QMenu(self.w)
+        self.w.add_arrange_actions(menu)
+        menu.addSeparator()
+        menu.addAction(self.w.acts.delete)
         return menu
 
     def ask_command(self, node: str) -> None:

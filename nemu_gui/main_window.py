@@ -6,6 +6,7 @@ the constructor only builds widgets: `start()` begins autosaving and offers reco
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QMimeData, QPointF, QSettings, QSize, Qt
@@ -15,15 +16,18 @@ from PySide6.QtWidgets import (
     QInputDialog,
     QLabel,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from engine.errors import NemuError, TopologyError
 from engine.model import NodeKind, Topology
 from nemu_gui.actions import Actions
+from nemu_gui.arrange import Arrangement
 from nemu_gui.autosave import Autosaver
 from nemu_gui.controller import Controller
 from nemu_gui.document import Document
@@ -33,6 +37,7 @@ from nemu_gui.notifications import Level, NotificationArea
 from nemu_gui.palette import Palette
 from nemu_gui.properties.panel import PropertiesPanel
 from nemu_gui.recent_files import RecentFiles
+from nemu_gui.resources import icon
 from nemu_gui.run_controls import RunControls
 from nemu_gui.scene.canvas_view import CanvasView
 from nemu_gui.scene.modes import SceneMode
@@ -47,6 +52,9 @@ SHORTCUTS = """<table>
 <tr><td>Del</td><td>delete the selection</td></tr>
 <tr><td>S / L</td><td>select mode, link mode</td></tr>
 <tr><td>F2</td><td>rename the selected node</td></tr>
+<tr><td>Alt+Shift+L / C / R</td><td>align left, centres (a column), right</td></tr>
+<tr><td>Alt+Shift+T / M / B</td><td>align top, middles (a row), bottom</td></tr>
+<tr><td>Alt+Shift+H / V</td><td>distribute horizontally, vertically</td></tr>
 <tr><td>+ / - / Ctrl+0</td><td>zoom in, zoom out, fit all</td></tr>
 <tr><td>wheel, middle drag, Space+drag</td><td>zoom, pan</td></tr>
 </table>"""
@@ -105,6 +113,8 @@ class MainWindow(QMainWindow):
         for item in (a.undo, a.redo, None, a.copy, a.paste, a.delete, a.select_all, a.rename,
                      None, a.mode_select, a.mode_link):
             edit.addSeparator() if item is None else edit.addAction(item)
+        edit.addSeparator()
+        self.align_menu = self.add_align_menu(edit)
         view = mb.addMenu("&View")
         for item in (a.zoom_in, a.zoom_out, a.zoom_fit, a.zoom_reset, None, a.snap, a.labels,
                      None, self.palette_dock.toggleViewAction(),
@@ -141,6 +151,19 @@ class MainWindow(QMainWindow):
         self.zoom_label = QLabel()
         for w in (self.counts_label, self.file_label, self.zoom_label, self.engine_label):
             sb.addPermanentWidget(w)
+
+    def add_align_menu(self, parent: QMenu) -> QMenu:
+        """The Align submenu (Edit menu, and the canvas menu of a multiple selection)."""
+        menu = parent.addMenu(icon("align-left"), "&Align")
+        self.add_arrange_actions(menu)
+        return menu
+
+    def add_arrange_actions(self, menu: QMenu) -> None:
+        menu.setToolTipsVisible(True)
+        for how, act in self.acts.arrange.items():
+            if how is Arrangement.DISTRIBUTE_H:
+                menu.addSeparator()
+            menu.addAction(act)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -185,6 +208,10 @@ class MainWindow(QMainWindow):
         a.copy.triggered.connect(self.copy_selection)
         a.paste.triggered.connect(self.paste)
         a.select_all.triggered.connect(lambda: s.select(s.nodes, s.links))
+        for how, act in a.arrange.items():
+            act.triggered.connect(partial(self.arrange_selection, how))
+        s.selectionChanged.connect(self._update_arrange_actions)
+        self._update_arrange_actions()
         a.rename.triggered.connect(self.rename_selected)
         a.mode_select.triggered.connect(lambda: s.set_mode(SceneMode.SELECT))
         a.mode_link.triggered.connect(lambda: s.set_mode(SceneMode.LINK))
@@ -248,6 +275,16 @@ class MainWindow(QMainWindow):
             return
         names = self.controller.paste_text(bytes(data.data(CLIPBOARD_MIME).data()).decode())
         self.scene.select(names)
+
+    def arrange_selection(self, how: Arrangement) -> bool:
+        return self.controller.arrange_nodes(self.scene.selected_nodes(), how)
+
+    def _update_arrange_actions(self) -> None:
+        if not isValid(self.scene):         # the scene goes first when the window closes
+            return
+        count = len(self.scene.selected_nodes())
+        for how, act in self.acts.arrange.items():
+            act.setEnabled(count >= how.min_nodes)
 
     def rename_selected(self) -> None:
         nodes = self.scene.selected_nodes()

@@ -126,6 +126,10 @@ class CanvasView(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
             return
+        if event.button() == Qt.MouseButton.RightButton and \
+                self.itemAt(event.position().toPoint()) is None:
+            event.accept()      # keep the selection for the canvas menu (align, delete)
+            return
         super().mousePressEvent(event)
 
     def mouseMoveEvent(self, event: QMouseEvent) -> None:
