@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QSettings, QStandardPaths, QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import examples
@@ -25,6 +25,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="start from a ready example lab")
     p.add_argument("--autosave", type=float, default=60.0, metavar="SECONDS",
                    help="autosave interval while there are unsaved changes (default 60)")
+    p.add_argument("--start", action="store_true",
+                   help="start the lab as soon as the window opens (as Run > Start all)")
     return p.parse_args(list(argv))
 
 
@@ -52,6 +54,9 @@ def build_window(args: argparse.Namespace, settings: QSettings | None = None,
         window.document.replace(examples.build(args.example), None)
     elif args.file:
         window.file_menu.open(args.file)
+    if getattr(args, "start", False):
+        # once the event loop runs and the window is up, so progress shows from the first node
+        QTimer.singleShot(0, window.acts.start_all.trigger)
     return window
 
 

@@ -1,7 +1,7 @@
 """`nemu demo`: the main job on a ready example lab, with or without a screen.
 
-With a display it opens the designer on the lab; headless it runs the same lab from the CLI:
-boots it, shows a ping across it and the live link rates, and leaves it running.
+With a display it opens the designer on the lab and starts it; headless it runs the same lab
+from the CLI: boots it, shows a ping across it and the live link rates, and leaves it running.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     gui = shutil.which("nemu-gui") or str(Path(sys.executable).with_name("nemu-gui"))
     if (not args.headless and has_display() and importlib.util.find_spec("nemu_gui.app")
             and Path(gui).exists()):
-        print(f"nemu demo: opening {path} in the designer")
-        os.execv(gui, [gui, str(path)])
+        print(f"nemu demo: opening {path} in the designer and starting it")
+        os.execv(gui, [gui, str(path), "--start"])
     print(render_summary(topo), end="")
     print(f"\nnemu demo: no display here, so the lab runs from the CLI ({path})")
     return asyncio.run(run_headless(topo))

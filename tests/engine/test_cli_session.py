@@ -116,3 +116,32 @@ def console_in_a_terminal(env: dict[str, str], cwd: Path, node: str, rows: int, 
             p.wait()
         os.close(master)
     return out.decode(errors="replace")
+
+
+def test_demo_headless_runs_the_example_lab_then_down_stops_it(tmp_path):
+    """The README's first command on a machine without a display: `nemu demo` boots the lab,
+    pings across it, prints the link rates and leaves it running for `nemu down`."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["NEMU_SESSIONS"] = str(tmp_path / "sessions")
+
+    def nemu(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "engine.cli.main", *args], cwd=tmp_path,
+                              env=env, capture_output=True, text=True, timeout=600, check=False)
+
+    demo = nemu("demo", "--example", "two-hosts", "--dir", str(tmp_path / "labs"))
+    pids: list[int] = []
+    try:
+        state = tmp_path / "sessions" / "two-hosts" / "state.json"
+        if state.exists():
+            pids = [p["pid"] for p in json.loads(state.read_text())["processes"].values()]
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert (tmp_path / "labs" / "two-hosts.yaml").exists()
+        assert "no display here, so the lab runs from the CLI" in demo.stdout
+        assert "3 packets transmitted, 3 received" in demo.stdout
+        assert re.search(r"h1-h2\s+\S+.* -> ", demo.stdout)
+        assert len(pids) == 3 and all(psutil.pid_exists(p) for p in pids)   # left running
+    finally:
+        down = nemu("down", "-s", "two-hosts")
+    assert down.returncode == 0, down.stdout + down.stderr
+    for pid in pids:
+        assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie"

@@ -292,3 +292,35 @@ def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
     assert w.acts.start_all.isEnabled() and not w.acts.stop_all.isEnabled()
     for p in pids:
         assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
+
+
+def test_the_start_flag_runs_the_lab_once_the_window_opens(qtbot, qapp: QApplication,
+                                                          tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """`nemu-gui LAB --start`, what `nemu demo` opens: the lab starts without a click."""
+    from nemu_gui.app import build_window, parse_args
+    monkeypatch.setenv("NEMU_SESSIONS", str(tmp_path / "sessions"))
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = build_window(parse_args(["--example", "two-hosts", "--start"]), settings,
+                     tmp_path / "recovery")
+    w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
+    pids: list[int] = []
+    try:
+        w.show()
+        _wait(qtbot, lambda: w.bridge.state is RunState.RUNNING)
+        assert w.scene.nodes["h1"].state == "running" and w.scene.nodes["h2"].state == "running"
+        pids = _pids(w)
+        assert len(pids) == 3
+        w.acts.stop_all.trigger()
+        _wait(qtbot, lambda: w.bridge.state is RunState.IDLE, 30000)
+    finally:
+        pids = _pids(w) or pids
+        if w.bridge.session is not None:
+            with contextlib.suppress(Exception):
+                w.bridge.stop_all()
+        w.bridge.shutdown()
+        w.controller.undo_stack.setClean()
+        w.close()
+        w.deleteLater()
+    for p in pids:
+        assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
