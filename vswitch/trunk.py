@@ -92,6 +92,7 @@ class TrunkPeer(StreamPeer):
         self.dead_after = 0.0        # seconds of silence after which the peer is gone
         self.heard = False           # anything received since the last heartbeat tick
         self.silent_since = 0.0
+        self.last_tick = 0.0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
@@ -112,7 +113,7 @@ class TrunkPeer(StreamPeer):
         self.dead_after = HEARTBEAT_MISSES * peer_interval
         self.decoder.empty_ok = True
         loop = asyncio.get_running_loop()
-        self.silent_since = loop.time()
+        self.silent_since = self.last_tick = loop.time()
         if self.timer is not None:
             self.timer.cancel()
         self.timer = loop.call_later(self.interval, self._beat)
@@ -123,7 +124,11 @@ class TrunkPeer(StreamPeer):
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        if self.heard:
+        # a tick a whole interval late means this process was not running: what the peer
+        # sent meanwhile may not be read yet (libuv runs timers before I/O), so start afresh
+        stalled = now - self.last_tick > 2 * self.interval
+        self.last_tick = now
+        if self.heard or stalled:
             self.heard = False
             self.silent_since = now
         elif now - self.silent_since >= self.dead_after:
