@@ -1,7 +1,7 @@
 """Controlling a running QEMU through QMP, with the `qemu.qmp` library.
 
 Library errors become `HostError`s naming the machine. Used for: status, pause/resume (saving
-a running session), reset, orderly quit, NIC link up/down, and NIC hot-plug.
+a running session), reset, orderly quit, NIC link up/down, and NIC hot-plug and unplug.
 """
 
 from __future__ import annotations
@@ -89,9 +89,21 @@ class Qmp:
                 await self.execute("netdev_del", id=netdev_id)
             raise
 
-    async def unplug_nic(self, netdev_id: str, nic_id: str) -> None:
-        with contextlib.suppress(HostError):
-            await self.execute("device_del", id=nic_id)
+    async def devices(self) -> set[str]:
+        """The ids of the devices given on the command line or hot-plugged (`-device id=`)."""
+        return {d["name"] for d in await self.execute("qom-list", path="/machine/peripheral")}
+
+    async def unplug_nic(self, netdev_id: str, nic_id: str, timeout: float = 10.0) -> None:
+        """Unplug a hot-plugged NIC and its backend. The guest releases the device (ACPI
+        eject) before QEMU deletes it, so wait for that: a netdev still in use cannot go."""
+        await self.execute("device_del", id=nic_id)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while nic_id in await self.devices():
+            if loop.time() > deadline:
+                raise HostError(f"{self.name}: the guest did not release NIC {nic_id} within "
+                                f"{timeout:.0f} s (it needs ACPI PCI hot-plug)")
+            await asyncio.sleep(0.05)
         await self.execute("netdev_del", id=netdev_id)
 
     async def quit(self) -> None:

@@ -178,6 +178,35 @@ class LiveEditing:
             await qmp.close()
         self._nics.add((node, iface))
 
+    async def remove_interface(self, node: str, iface: str) -> None:
+        """Take an interface (a NIC) out of a machine; its link must be removed first. While
+        the machine runs, a NIC hot-plugged since it booted leaves the guest at once, and
+        everything else keeps running; one it booted with sits on q35's root bus, which has
+        no hot-plug, so that is refused until the node is stopped."""
+        n = self.topo.node(node)
+        if n.interface(iface) is None:
+            raise SessionError(f"{node} has no interface {iface}")
+        link = self.topo.link_at(node, iface)
+        if link is not None:
+            raise SessionError(f"{node}.{iface} carries link {link.name}: remove the link first")
+        if (node, iface) in self._nics and self.states.get(node) is NodeState.RUNNING:
+            qmp = Qmp(node, socket_dir(self.dir.node_dir(node)) / "qmp.sock")
+            await qmp.connect(timeout=5)
+            try:
+                if f"hp-{iface}" not in await qmp.devices():
+                    raise SessionError(
+                        f"{node}.{iface} was plugged in when {node} booted and cannot be "
+                        f"unplugged while it runs: stop {node}, remove the interface, start it")
+                await qmp.unplug_nic(f"hp-{iface}", f"hp-{iface}")
+            finally:
+                await qmp.close()
+        self._nics.discard((node, iface))
+        self.topo.update_node(node, interfaces=[i for i in n.interfaces if i.name != iface])
+        if node in self.plans:
+            self.plans[node].macs.pop(iface, None)
+            self.plans[node].addresses.pop(iface, None)
+        self._save_topology()
+
     async def _configure_live(self, node: str, iface: str, new: MachinePlan) -> None:
         """Name, raise and address an interface in a running guest, as its boot would have."""
         mac = self.plans[node].macs[iface]

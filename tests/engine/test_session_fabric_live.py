@@ -12,6 +12,7 @@ import time
 import psutil
 import pytest
 
+from engine.errors import SessionError
 from engine.model import Interface, Node, NodeKind, Topology
 from engine.session.events import NodeState, ProcessDied
 from engine.session.session import Session
@@ -114,6 +115,18 @@ def test_hot_plug_a_host_and_a_nic_then_unplug_a_link(engine, running):
     assert not pings(engine, s, "h2", ip(s, "h1"))
     assert pings(engine, s, "h1", ip(s, "h3"))
     assert pings(engine, s, "h3", ip(s, "h7"))
+    # and the NIC hot-plugged into h1 comes out again, while h1 keeps its LAN
+    with pytest.raises(SessionError, match=r"h1\.eth1 carries link h1-h7: remove the link"):
+        engine.run(s.remove_interface("h1", "eth1"))
+    engine.run(s.remove_link("h1-h7"))
+    engine.run(s.remove_interface("h1", "eth1"))
+    nics = engine.run(s.node("h1").run("ls /sys/class/net")).stdout.split()
+    assert b"eth1" not in nics and b"eth0" in nics
+    assert s.topo.node("h1").interface("eth1") is None
+    assert pings(engine, s, "h1", ip(s, "h3"))
+    with pytest.raises(SessionError, match=r"h2\.eth0 was plugged in when h2 booted"):
+        engine.run(s.remove_interface("h2", "eth0"))
+    assert s.topo.node("h2").interface("eth0") is not None
 
 
 def test_a_killed_vswitch_is_reported_and_down_leaves_nothing(engine, running):
