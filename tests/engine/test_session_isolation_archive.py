@@ -49,6 +49,11 @@ def test_twin_sessions_are_isolated_and_a_saved_session_restores(engine, tmp_pat
 
         # save b while it runs, with a file written in h1's disk
         engine.run(b.node("h1").write_file("/root/marker", b"written before save\n"))
+        # and a sparse file beside its disk (as a raw disk mostly never written would be)
+        with open(b.dir.node_dir("h1") / "sparse.raw", "wb") as f:
+            f.truncate(256 * 2**20)
+            f.seek(100 * 2**20)
+            f.write(b"x" * 4096)
         saved = engine.run(archive.save(b, tmp_path / "twin.tar.gz"))
         assert engine.run(b.node("h1").run("true")).exitcode == 0      # resumed after save
         with tarfile.open(saved) as tar:
@@ -78,6 +83,12 @@ def test_twin_sessions_are_isolated_and_a_saved_session_restores(engine, tmp_pat
         assert moved.kernel.exists() and moved.initrd.exists()
         got = engine.run(restored.node("h1").read_file("/root/marker"))
         assert got == b"written before save\n"
+        sparse = restored.dir.node_dir("h1") / "sparse.raw"
+        assert sparse.stat().st_size == 256 * 2**20
+        assert sparse.stat().st_blocks * 512 < 8 * 2**20, "the restored file lost its holes"
+        with open(sparse, "rb") as f:
+            f.seek(100 * 2**20)
+            assert f.read(4096) == b"x" * 4096
         assert engine.run(restored.node("h1").run("ping -c 1 -W 3 10.0.0.2")).exitcode == 0
     finally:
         pids = []
