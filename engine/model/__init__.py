@@ -4,6 +4,7 @@ from engine.model.events import (
     LinkAdded,
     LinkChanged,
     LinkRemoved,
+    LinkRewired,
     NodeAdded,
     NodeChanged,
     NodeRemoved,
@@ -18,7 +19,7 @@ from engine.model.topology import Machine, Topology
 
 __all__ = [
     "BOOL_PARAMS", "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link",
-    "LinkAdded", "LinkChanged", "LinkRemoved", "Machine", "NicModel", "Node", "NodeAdded",
-    "NodeChanged", "NodeKind", "NodeRemoved", "NodeRenamed", "Storage", "StorageKind", "Topology",
-    "TopologyChanged", "TopologyEvent",
+    "LinkAdded", "LinkChanged", "LinkRemoved", "LinkRewired", "Machine", "NicModel", "Node",
+    "NodeAdded", "NodeChanged", "NodeKind", "NodeRemoved", "NodeRenamed", "Storage",
+    "StorageKind", "Topology", "TopologyChanged", "TopologyEvent",
 ]

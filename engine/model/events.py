@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from engine.model.link import Link
+from engine.model.link import End, Link
 from engine.model.node import Node
 
 
@@ -53,6 +53,17 @@ class LinkChanged:
 
 
 @dataclass(frozen=True)
+class LinkRewired:
+    """One end of a link moved to another interface of the same node (`old_iface` before,
+    `link.end(end).iface` now). Its own event, not a LinkChanged: a running lab must unplug
+    and re-plug the link, not reshape it."""
+
+    link: Link
+    end: End
+    old_iface: str
+
+
+@dataclass(frozen=True)
 class TopologyChanged:
     """The lab's own fields changed (name, description, seed, machines)."""
 
@@ -60,4 +71,4 @@ class TopologyChanged:
 
 
 TopologyEvent = (TopologyChanged | NodeAdded | NodeRemoved | NodeChanged | NodeRenamed
-                 | LinkAdded | LinkRemoved | LinkChanged)
+                 | LinkAdded | LinkRemoved | LinkChanged | LinkRewired)

@@ -21,6 +21,7 @@ from engine.model.events import (
     LinkAdded,
     LinkChanged,
     LinkRemoved,
+    LinkRewired,
     NodeAdded,
     NodeChanged,
     NodeRemoved,
@@ -276,6 +277,59 @@ class Topology:
         new = link.with_params(which, params)
         self.graph.edges[link.a.node, link.b.node, name]["link"] = new
         self._emit(LinkChanged(new, diff))
+        return new
+
+    def interface_choices(self, name: str, which: End) -> tuple[list[str], str | None]:
+        """Where end `which` of link `name` can plug in: its node's interfaces that carry no
+        other link (the current one included, in the node's order), and the name a new
+        interface would get (None when the node takes no more, such as a slirp)."""
+        link = self.link(name)
+        node = self.node(link.end(which).node)
+        free = [i.name for i in node.interfaces
+                if (taken := self.link_at(node.name, i.name)) is None or taken.name == name]
+        try:
+            new, _ = self.check_link_iface(name, which, None)
+        except TopologyError:
+            new = None
+        return free, new
+
+    def check_link_iface(self, name: str, which: End, iface: str | None = None
+                         ) -> tuple[str, bool]:
+        """(interface, whether it must be added) for moving end `which` of link `name` to
+        `iface` (None: a new interface). Changes nothing, so a form can check a choice before
+        applying it; a refusal names the link, the end and the interface."""
+        end = self.link(name).end(which)
+        node = self.node(end.node)
+        wanted = node.next_interface_name() if iface is None else iface
+        if wanted == end.iface:
+            return wanted, False
+        refused = f"end {which} of link {name} cannot move to {end.node}.{wanted}"
+        if node.interface(wanted) is None:
+            try:
+                dataclasses.replace(node, interfaces=[*node.interfaces, Interface(wanted)])
+            except TopologyError as e:
+                raise TopologyError(f"{refused}: {e.message}") from None
+            return wanted, True
+        taken = self.link_at(end.node, wanted)
+        if taken is not None:
+            raise TopologyError(f"{refused}: it carries link {taken.name}")
+        return wanted, False
+
+    def set_link_iface(self, name: str, which: End, iface: str | None = None) -> Link:
+        """Plug end `which` of link `name` into another interface of the same node: a free
+        one, or a new one (the next free name when `iface` is None, or a name the node lacks),
+        which is added. Checked before anything changes. The link keeps its name, parameters
+        and place (which decides automatic addresses); the interface it leaves stays."""
+        wanted, add = self.check_link_iface(name, which, iface)
+        link = self.link(name)
+        old = link.end(which)
+        if wanted == old.iface:
+            return link
+        if add:
+            self.add_interface(old.node, Interface(wanted))
+        new = dataclasses.replace(link, **{which: dataclasses.replace(old, iface=wanted)})
+        self.graph.edges[link.a.node, link.b.node, name]["link"] = new
+        self._emit(LinkRewired(new, which, old.iface))
         return new
 
     def remove_link(self, name: str) -> Link:
