@@ -67,6 +67,31 @@ def test_up_exec_set_link_run_status_kill_down(tmp_path):
         stats = nemu("stats", "--count", "1", "--hz", "4").stdout
         assert "h1-h2" in stats
 
+        # capture: a pcap of what h1 sends, for as long as asked
+        cap = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "capture", "h1-h2",
+                                "-w", "cap.pcap", "--seconds", "6"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert cap.stderr is not None and "capturing h1-h2" in cap.stderr.readline()
+        nemu("exec", "h1", "ping -c 2 -W 3 10.0.0.2")
+        assert cap.wait(60) == 0
+        echoes = subprocess.run(["tshark", "-r", str(tmp_path / "cap.pcap"), "-Y",
+                                 "icmp.type == 8 && ip.src == 10.0.0.1"],
+                                capture_output=True, text=True, check=True).stdout
+        assert len(echoes.splitlines()) >= 2, echoes
+
+        # the interactive shell, fed from a pipe, with the session bound
+        shell = subprocess.run([sys.executable, "-m", "engine.cli.main", "shell"], cwd=tmp_path,
+                               env=env, input="print('NAME=' + sh('h2', 'hostname').strip())\n",
+                               capture_output=True, text=True, timeout=120)
+        assert "NAME=h2" in shell.stdout, shell.stdout + shell.stderr
+
+        # save while running, restore under another name (booted by `nemu start` when wanted)
+        saved = nemu("save", "-s", "two-hosts", "saved.tar.gz").stdout
+        assert "saved session two-hosts" in saved and (tmp_path / "saved.tar.gz").exists()
+        nemu("restore", "saved.tar.gz", "--name", "copy")
+        assert (tmp_path / "sessions" / "copy" / "nodes" / "h1" / "disk.qcow2").exists()
+        assert re.search(r"copy\s+\S+", nemu("status").stdout)
+
         screen = console_in_a_terminal(env, tmp_path, "h1", rows=31, columns=97,
                                        typed=b"stty size\r")
         assert "31 97" in screen, screen           # the guest's tty got this terminal's size
