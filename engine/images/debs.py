@@ -20,6 +20,7 @@ from engine.hosts import Host
 from engine.images.paths import apt_dir
 
 ProgressFn = Callable[[str, int, int], None]
+DOWNLOAD_BATCH = 12      # packages per `apt-get download`: a progress step, few processes
 # `-o` options for apt-get/apt-cache; empty means the system's own configuration (native arch).
 AptOptions = Sequence[str]
 # Package lists of a foreign architecture are refreshed when older than this.
@@ -205,15 +206,22 @@ async def download(host: Host, packages: Iterable[str], dest: Path,
     missing = [d for d in debs if not (dest / d.filename).exists()]
     if missing:
         total = sum(d.size for d in missing)
+        done = 0
+        # in batches, so the progress bar moves by bytes fetched (the longest step of a build)
+        for i in range(0, len(missing), DOWNLOAD_BATCH):
+            batch = missing[i:i + DOWNLOAD_BATCH]
+            if progress:
+                progress(f"downloading {len(missing)} packages: {done / 1e6:.1f} of "
+                         f"{total / 1e6:.1f} MB", done, total)
+            try:
+                await host.run(["apt-get", *apt, "download", *[d.package for d in batch]],
+                               cwd=dest, timeout=1800)
+            except CommandError as e:
+                raise PackageError(
+                    f"downloading {', '.join(d.package for d in batch)} failed: {e}") from e
+            done += sum(d.size for d in batch)
         if progress:
-            progress(f"downloading {len(missing)} packages ({total / 1e6:.1f} MB)", 0, 1)
-        try:
-            await host.run(["apt-get", *apt, "download", *[d.package for d in missing]],
-                           cwd=dest, timeout=1800)
-        except CommandError as e:
-            raise PackageError(f"downloading packages failed: {e}") from e
-        if progress:
-            progress(f"downloaded {len(missing)} packages", 1, 1)
+            progress(f"downloaded {len(missing)} packages ({total / 1e6:.1f} MB)", total, total)
     paths = [dest / d.filename for d in debs]
     absent = [p.name for p in paths if not p.exists()]
     if absent:

@@ -203,3 +203,28 @@ def test_build_names_a_missing_tool_and_its_package(monkeypatch, tmp_path):
     with pytest.raises(ToolMissingError, match=r"`debugfs` is not installed .*`e2fsprogs`"):
         asyncio.run(Builder(host, store=tmp_path).build("host"))
     assert not list(tmp_path.glob("host-*"))
+
+
+def test_download_reports_progress_by_bytes_and_names_unknown_packages(tmp_path, monkeypatch):
+    """The longest build step moves its bar as packages arrive; an unknown package is named
+    with the fix, before anything is fetched."""
+    import asyncio
+
+    from engine.hosts import LocalHost
+    from engine.images import debs
+
+    monkeypatch.setattr(debs, "DOWNLOAD_BATCH", 1)
+    seen: list[tuple[str, int, int]] = []
+    host = LocalHost()
+    paths = asyncio.run(debs.download(host, ["iproute2", "socat"], tmp_path,
+                                      lambda m, d, t: seen.append((m, d, t))))
+    assert sorted(p.name.split("_")[0] for p in paths) == ["iproute2", "socat"]
+    assert all(p.exists() for p in paths)
+    total = seen[-1][2]
+    assert total == sum(p.stat().st_size for p in paths)
+    dones = [d for _, d, _ in seen]
+    assert dones[0] == 0 and dones[-1] == total and 0 < dones[1] < total, seen
+    assert "downloading 2 packages" in seen[0][0]
+    with pytest.raises(debs.PackageError, match=r"not available: no-such-pkg-nemu\. Run "
+                                                r"`apt-get update`"):
+        asyncio.run(debs.check_available(host, ["busybox", "no-such-pkg-nemu"]))
