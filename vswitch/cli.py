@@ -99,7 +99,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.token_file:
         with open(args.token_file, encoding="utf-8") as f:
             token = f.read().strip()
-    vs = VSwitch(slack=args.slack_us / 1e6, lead=args.slack_us / 1e6)
+    vs = VSwitch(slack=args.slack_us / 1e6)
     await vs.start()
     done = asyncio.Event()
 

@@ -4,9 +4,10 @@
 `Scheduler`:
 
 * **timers**: a port asks to be pumped at its next due time; we arm one loop timer per port at
-  ``due - LEAD`` and, when it fires, send everything due within ``SLACK``. The event loop sleeps
+  ``due - LEAD`` and, when it fires, send everything due within ``SLACK``. asyncio's loop sleeps
   in whole milliseconds (epoll), so a timer fires 0..1 ms after it was set for: arming half a
-  millisecond early centres the error on zero (about +/- 0.5 ms) instead of always being late,
+  millisecond early centres the error on zero (about +/- 0.5 ms) instead of always being late
+  (uvloop's timers are late by less, so its lead is smaller: `UVLOOP_LEAD`),
   and sending frames due within the slack means a wake-up never finds "too early" work, so the
   loop never spins. See measurements.md: waking exactly per frame costs 33-89 % CPU.
 * **batching**: ports with frames ready are flushed once per loop iteration (``call_soon``), so
@@ -37,7 +38,8 @@ from vswitch.transports import Transport, TransportSpec, make_transport
 log = logging.getLogger("vswitch")
 
 SLACK = 0.0005
-LEAD = 0.0005
+LEAD = 0.0005          # asyncio: a timer fires 0.2-2 ms late, median 0.7 (epoll's whole ms)
+UVLOOP_LEAD = 0.0002   # uvloop: -0.35..+0.7 ms, median +0.18 (measured on the 2-core machine)
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DIRECTIONS = ("in", "out", "both")
 
@@ -49,9 +51,9 @@ def check_name(v: Any, field: str) -> str:
 
 
 class VSwitch:
-    def __init__(self, slack: float = SLACK, lead: float = LEAD) -> None:
+    def __init__(self, slack: float = SLACK, lead: float | None = None) -> None:
         self.slack = slack
-        self.lead = lead
+        self.lead = lead              # None: the measured one for the running loop (start())
         self.devices: dict[str, Device] = {}
         self.transports: dict[Port, Transport] = {}
         self.captures: dict[Port, Capture] = {}
@@ -67,7 +69,11 @@ class VSwitch:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self.clock = self._loop.time
+        # time.monotonic, not loop.time(): uvloop's is libuv's millisecond clock, cached per
+        # loop iteration, which would stamp frames up to a millisecond early
+        self.clock = time.monotonic
+        if self.lead is None:
+            self.lead = UVLOOP_LEAD if type(self._loop).__module__.startswith("uvloop") else LEAD
         self._tick_task = self._loop.create_task(self._ticker())
 
     async def stop(self) -> None:
@@ -101,8 +107,10 @@ class VSwitch:
         if h is not None:
             h.cancel()
         port.timer_at = at
-        assert self._loop is not None
-        self._handles[port] = self._loop.call_at(at - self.lead, self._pump, port)
+        assert self._loop is not None and self.lead is not None
+        # relative to our clock (loop.time() may be another, coarser one: uvloop)
+        self._handles[port] = self._loop.call_later(at - self.lead - self.clock(), self._pump,
+                                                    port)
 
     def _pump(self, port: Port) -> None:
         port.timer_at = None
