@@ -173,6 +173,29 @@ class RenameNodeCommand(ModelCommand):
         self.topo.rename_node(self.new, self.old)
 
 
+class SetLinkIfaceCommand(ModelCommand):
+    """Plug one end of a link into another interface of its node (None: a new one); undo
+    plugs it back and drops the interface the move had to add."""
+
+    def __init__(self, topo: Topology, link: str, which: End, iface: str | None) -> None:
+        end = topo.link(link).end(which)
+        super().__init__(topo, f"plug {link} into {end.node}.{iface or 'new interface'}")
+        self.link, self.which, self.iface = link, which, iface
+        self.node, self.old = end.node, end.iface
+        self.before = list(topo.node(end.node).interfaces)
+
+    def do(self) -> None:
+        # the first time the model names a new interface; redo asks for that same name
+        new = self.topo.set_link_iface(self.link, self.which, self.iface)
+        self.iface = new.end(self.which).iface
+        self.setText(f"plug {self.link} into {self.node}.{self.iface}")
+
+    def revert(self) -> None:
+        self.topo.set_link_iface(self.link, self.which, self.old)
+        if self.topo.node(self.node).interfaces != self.before:
+            self.topo.update_node(self.node, interfaces=self.before)
+
+
 class SetLinkParamsCommand(ModelCommand):
     """Change link parameters; successive edits with the same `merge_key` (one slider drag)
     merge into one undo step."""

@@ -17,7 +17,7 @@ from PySide6.QtGui import QUndoStack
 
 from engine import topofile
 from engine.errors import NemuError, TopologyError
-from engine.model import Endpoint, Link, Node, NodeKind, Topology
+from engine.model import End, Endpoint, Link, Node, NodeKind, Topology
 from nemu_gui.arrange import Arrangement, arrange
 from nemu_gui.commands import (
     AddLinkCommand,
@@ -27,6 +27,7 @@ from nemu_gui.commands import (
     MoveNodesCommand,
     RemoveCommand,
     RenameNodeCommand,
+    SetLinkIfaceCommand,
     SetLinkParamsCommand,
     UpdateNodeCommand,
     Which,
@@ -118,6 +119,12 @@ class Controller(QObject):
     def set_link_params(self, link: str, which: Which, merge_key: object | None = None,
                         **changes: Any) -> bool:
         return self._run(SetLinkParamsCommand(self._topology, link, which, changes, merge_key))
+
+    def set_link_iface(self, link: str, which: End, iface: str | None) -> bool:
+        """Plug end `which` of `link` into `iface` of its node (None: a new interface)."""
+        if iface == self._topology.link(link).end(which).iface:
+            return True
+        return self._run(SetLinkIfaceCommand(self._topology, link, which, iface))
 
     # ---- deleting, copy and paste --------------------------------------------------
     def delete(self, nodes: list[str], links: list[str]) -> bool:

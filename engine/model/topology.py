@@ -327,7 +327,9 @@ class Topology:
             return link
         if add:
             self.add_interface(old.node, Interface(wanted))
-        new = dataclasses.replace(link, **{which: dataclasses.replace(old, iface=wanted)})
+        moved = dataclasses.replace(old, iface=wanted)
+        new = (dataclasses.replace(link, a=moved) if which == "a"
+               else dataclasses.replace(link, b=moved))
         self.graph.edges[link.a.node, link.b.node, name]["link"] = new
         self._emit(LinkRewired(new, which, old.iface))
         return new

@@ -23,10 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from engine import units
-from engine.errors import LinkParamError
+from engine.errors import LinkParamError, TopologyError
 from engine.model import BerMode, DirectionParams, End, Link
 from nemu_gui.commands import Which
 from nemu_gui.controller import Controller
+from nemu_gui.properties.link_ends import LinkEnds
 from nemu_gui.properties.quantity_field import QuantityField
 from nemu_gui.properties.scales import BANDWIDTH, DELAY, LOSS
 
@@ -58,6 +59,9 @@ class LinkForm(QWidget):
         self.ends.setWordWrap(True)
         layout.addWidget(self.title)
         layout.addWidget(self.ends)
+        self.iface_ends = LinkEnds()
+        self.iface_ends.chosen.connect(self._iface_chosen)
+        layout.addWidget(self.iface_ends)
         self.same = QCheckBox("Same both ways")
         self.same.setToolTip("Edit both directions at once")
         self.same.toggled.connect(self._same_toggled)
@@ -110,6 +114,7 @@ class LinkForm(QWidget):
             self.link_name = name
             for f in self.fields.values():
                 f.clear_error()
+            self.iface_ends.clear_error()
             self.same.blockSignals(True)
             self.same.setChecked(link.a.params == link.b.params)
             self.same.blockSignals(False)
@@ -122,6 +127,7 @@ class LinkForm(QWidget):
         link = self.controller.topology.link(self.link_name)
         self.title.setText(f"Link {link.name}")
         self.ends.setText(f"{link.a.label} ⟷ {link.b.label}")
+        self.iface_ends.show_link(self.controller.topology, link)
         self.direction.setTabText(0, f"{link.a.node} → {link.b.node}")
         self.direction.setTabText(1, f"{link.b.node} → {link.a.node}")
         self.direction.setEnabled(not self.same.isChecked())
@@ -131,6 +137,14 @@ class LinkForm(QWidget):
         self.ber_mode.setCurrentText(p.ber_mode.value)
         self.up.setChecked(p.up)
         self._show_applied()
+
+    def refresh_ends(self) -> None:
+        """Only the interface choices (another edit freed or took one): typing elsewhere in
+        the form is left alone."""
+        if self.link_name is not None:
+            link = self.controller.topology.link(self.link_name)
+            self.ends.setText(f"{link.a.label} ⟷ {link.b.label}")
+            self.iface_ends.show_link(self.controller.topology, link)
 
     # ---- what the running lab confirmed ---------------------------------------------
     def show_applied(self, link: str, changes: dict[str, dict[str, Any]]) -> None:
@@ -182,6 +196,21 @@ class LinkForm(QWidget):
             field_widget.clear_error()
         self.controller.set_link_params(self.link_name, self.which, merge_key=merge_key,
                                         **{field: value})
+
+
+    def _iface_chosen(self, end: End, iface: str | None) -> None:
+        """Plug an end into another interface: checked first, so a refusal shows here, the
+        combo goes back to the interface in use, and nothing is applied."""
+        if self.link_name is None:
+            return
+        try:
+            self.controller.topology.check_link_iface(self.link_name, end, iface)
+        except TopologyError as e:
+            self.iface_ends.show_error(e.message)
+            self.refresh_ends()
+            return
+        self.iface_ends.clear_error()
+        self.controller.set_link_iface(self.link_name, end, iface)
 
 
 def applied_summary(fields: dict[str, Any]) -> str:

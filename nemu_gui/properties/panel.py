@@ -10,9 +10,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QScrollArea, QStackedWidget, QVBoxLayout, QWidget
 from shiboken6 import isValid
 
+from engine.errors import TopologyError
 from engine.model import (
+    LinkAdded,
     LinkChanged,
     LinkRemoved,
+    LinkRewired,
     NodeChanged,
     NodeRemoved,
     NodeRenamed,
@@ -98,5 +101,23 @@ class PropertiesPanel(QScrollArea):
                 self.link_form.refresh()
             if isinstance(event, NodeRenamed):
                 self.link_form.refresh()
+            elif self._frees_or_takes_interfaces(event):
+                self.link_form.refresh_ends()
         elif current is self.summary:
             self._show_summary()
+
+    def _frees_or_takes_interfaces(self, event: TopologyEvent) -> bool:
+        """Whether `event` may change the interfaces the shown link's ends can move to."""
+        name = self.link_form.link_name
+        match event:
+            case LinkRewired(link=lk) | LinkAdded(link=lk) | LinkRemoved(link=lk):
+                nodes = {lk.a.node, lk.b.node}
+            case NodeChanged(name=node, changes=changes) if "interfaces" in changes:
+                nodes = {node}
+            case _:
+                return False
+        try:
+            link = self.controller.topology.link(name or "")
+        except TopologyError:        # gone in the same edit (a node deleted with its links)
+            return False
+        return bool(nodes & {link.a.node, link.b.node})

@@ -25,6 +25,7 @@ from engine.model import (
     LinkAdded,
     LinkChanged,
     LinkRemoved,
+    LinkRewired,
     Node,
     NodeAdded,
     NodeChanged,
@@ -147,7 +148,7 @@ class TopologyScene(QGraphicsScene):
                 link_item.detach()
                 self.removeItem(link_item)
                 self._relayout_parallel(link.a.node, link.b.node)
-            case LinkChanged(link=link):
+            case LinkChanged(link=link) | LinkRewired(link=link):
                 self.links[link.name].set_link(link)
 
     def _add_node(self, node: Node) -> NodeItem:
