@@ -10,7 +10,8 @@ Lifecycle: idle -> start_all() -> starting -> running -> stop_all() -> stopping 
 The session runs its OWN copy of the topology (it changes it on the engine thread); edits of the
 canvas model while running are forwarded here (`forward`) and replayed on the session: link
 parameters (debounced, latest value wins, one message in flight per link), new and deleted
-nodes and links (hot-plug), in the order they were made.
+nodes and links (hot-plug), a link end moved to another interface (unplugged and plugged in
+again), in the order they were made.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from engine.model import (
     LinkAdded,
     LinkChanged,
     LinkRemoved,
+    LinkRewired,
     NodeAdded,
     NodeRemoved,
     NodeRenamed,
@@ -328,6 +330,10 @@ class EngineBridge(QObject):
                 self._pending.pop(link.name, None)
                 self.submit(s.remove_link(link.name), f"Could not unplug link {link.name}",
                             ordered=True)
+            case LinkRewired(link=link, end=end):
+                to = link.end(end)
+                self.submit(s.move_link_end(link.name, end, to.iface),
+                            f"Could not plug link {link.name} into {to.label}", ordered=True)
             case NodeRemoved(node=node):
                 self.node_states.pop(node.name, None)
                 self.submit(s.remove_node(node.name), f"Could not stop {node.name}",

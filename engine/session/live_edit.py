@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from engine import topofile
 from engine.errors import SessionError
 from engine.images.qemu_boot import hotplug_buses, socket_dir
-from engine.model import DirectionParams, Link, NicModel, Node, NodeKind
+from engine.model import DirectionParams, End, Link, NicModel, Node, NodeKind
 from engine.plan.addressing import MachinePlan, plan
 from engine.plan.segments import segments
 from engine.plan.wiring import DevicePlan, Wiring, add_link
@@ -146,7 +146,10 @@ class LiveEditing:
         new_plan = plan(self.topo)
         for end in (link.a, link.b):
             node = self.topo.node(end.node)
-            if not node.kind.is_machine or self.states.get(node.name) is not NodeState.RUNNING:
+            if not node.kind.is_machine:
+                continue
+            if self.states.get(node.name) is not NodeState.RUNNING:
+                self.plans[node.name] = new_plan[node.name]   # it boots with what it has now
                 continue
             self.plans[node.name].macs.setdefault(end.iface, new_plan[node.name].macs[end.iface])
             if (node.name, end.iface) not in self._nics:
@@ -254,6 +257,39 @@ class LiveEditing:
                 fab.ports = [p for p in fab.ports if p.name != end.iface]
         for e in ("a", "b"):
             self.wiring.taps.pop((link.name, e), None)
+
+    async def move_link_end(self, name: str, which: End, iface: str | None = None) -> Link:
+        """Plug one end of a link into another interface of its node (a new one when `iface`
+        is None or one the node lacks: `Topology.set_link_iface`). While running, the link is
+        unplugged, the interface it leaves goes down in a running guest (its address would
+        clash: the segment hands the new interface the same one), and the link is plugged in
+        again, hot-plugging a NIC when the machine needs one; the peers forget the old MAC."""
+        link = self.topo.link(name)
+        new = self.topo.set_link_iface(name, which, iface)
+        self._save_topology()
+        if not self.running or new == link:
+            return new
+        old = link.end(which)
+        await self._unwire_link(link)
+        await self._release_interface(old.node, old.iface)
+        await self._wire_link(new)
+        if old.node in self.agents:
+            await self._forget_neighbour(old.node)
+        return new
+
+    async def _release_interface(self, node: str, iface: str) -> None:
+        """Take a running guest's interface out of use: no address, down, and its address and
+        the routes through it gone from the plan (so plugging a link in there re-adds them)."""
+        if self.states.get(node) is not NodeState.RUNNING or node not in self.agents:
+            return
+        p = self.plans[node]
+        addr = p.addresses.pop(iface, None)
+        if addr is not None:
+            p.routes = [r for r in p.routes if r.via not in addr.network]
+        r = await self.node(node).run(f"ip addr flush dev {iface}; ip link set dev {iface} down")
+        if r.exitcode != 0:
+            raise SessionError(f"{node}.{iface}: taking the interface down failed: "
+                               f"{r.stderr.decode(errors='replace').strip()}")
 
     async def rename_node(self, old: str, new: str) -> None:
         """Rename a node. In a running lab a machine or NAT restarts under its new name (its
