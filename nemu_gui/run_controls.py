@@ -90,16 +90,19 @@ class RunControls(QObject):
                     menu.addAction(dock.toggleViewAction())
 
     def _follow_selection(self) -> None:
+        """Plot every selected link; a selection without links keeps the plot as it is."""
         if not isValid(self.w.scene):       # the scene goes first when the window closes
             return
         links = self.w.scene.selected_links()
-        if len(links) == 1 and not self.w.scene.selected_nodes():
-            self._show_in_stats(links[0])
+        if links:
+            self._show_in_stats(*links)
 
-    def _show_in_stats(self, name: str) -> None:
-        link = self.w.controller.topology.link(name)
-        self.stats.set_ends(name, link.a.node, link.b.node)
-        self.stats.show_link(name)
+    def _show_in_stats(self, *names: str) -> None:
+        topo = self.w.controller.topology
+        for name in names:
+            link = topo.link(name)
+            self.stats.set_ends(name, link.a.node, link.b.node)
+        self.stats.show_links(names)
 
     def plot_link(self, name: str) -> None:
         self._show_in_stats(name)
