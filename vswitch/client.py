@@ -58,7 +58,11 @@ class VSwitchClient:
                 raise ValueError(f"address must be unix:... or tcp:...: {address!r}")
         c = cls(r, w)
         if token is not None:
-            await c.call("auth", token=token)
+            try:
+                await c.call("auth", token=token)
+            except BaseException:
+                await c.close()    # a refused token: no connection left behind
+                raise
         return c
 
     async def _read(self) -> None:

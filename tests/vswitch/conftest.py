@@ -67,22 +67,27 @@ def sched() -> FakeScheduler:
 # -- real sockets ------------------------------------------------------------------------------
 
 import asyncio  # noqa: E402
+import contextlib  # noqa: E402
 import struct  # noqa: E402
 import tempfile  # noqa: E402
 from collections.abc import Awaitable, Callable, Iterator  # noqa: E402
-from typing import Any  # noqa: E402
+from typing import Any, ClassVar  # noqa: E402
 
 from vswitch.framing import StreamDecoder  # noqa: E402
 
 
 class StreamPeerSim:
-    """Plays QEMU's side of ``-netdev stream``: length-prefixed frames over a socket."""
+    """Plays QEMU's side of ``-netdev stream``: length-prefixed frames over a socket.
+    Every one made is closed by `arun` when the test body ends, whatever the body did."""
+
+    made: ClassVar[list[StreamPeerSim]] = []
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
         self.decoder = StreamDecoder()
         self.frames: list[bytes] = []
+        StreamPeerSim.made.append(self)
 
     @classmethod
     async def connect(cls, address: str, retries: int = 50) -> StreamPeerSim:
@@ -139,6 +144,16 @@ class StreamPeerSim:
     def close(self) -> None:
         self.writer.close()
 
+    @classmethod
+    async def close_all(cls) -> None:
+        """Close every peer made so far and wait until their sockets are closed."""
+        peers, cls.made = cls.made, []
+        for p in peers:
+            p.writer.close()
+        for p in peers:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(p.writer.wait_closed(), 5)
+
 
 @pytest.fixture
 def peer_cls() -> type[StreamPeerSim]:
@@ -160,8 +175,11 @@ def arun(request: pytest.FixtureRequest) -> Callable[[Callable[[], Awaitable[Any
 
     def run(fn: Callable[[], Awaitable[Any]], timeout: float = 30.0) -> Any:
         async def main() -> Any:
-            async with asyncio.timeout(timeout):
-                return await fn()
+            try:
+                async with asyncio.timeout(timeout):
+                    return await fn()
+            finally:
+                await StreamPeerSim.close_all()
         with asyncio.Runner(loop_factory=factory) as runner:
             return runner.run(main())
     return run

@@ -132,6 +132,7 @@ def test_tcp_control_needs_the_token(arun, tmp_sock_dir, caplog) -> None:  # typ
         w.write(b'{"id": 1, "cmd": "list"}\n')
         reply = json.loads(await r.readline())
         assert reply["error"]["field"] == "cmd" and await r.read() == b""   # closed
+        w.close()
         c = await VSwitchClient.connect(str(a), token="s3cret")
         assert (await c.list())["devices"] == []
         await c.close()
@@ -176,6 +177,8 @@ def test_cli_process(tmp_sock_dir, peer_cls, eth, arun) -> None:  # type: ignore
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 def test_cli_help_and_bad_args() -> None:
