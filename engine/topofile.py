@@ -420,7 +420,9 @@ def load(path: str | os.PathLike[str]) -> Topology:
         raise TopologyError(f"not UTF-8 text (byte {e.start})", source=str(p)) from None
     except OSError as e:
         raise TopologyError(f"cannot read: {e.strerror}", source=str(p)) from None
-    return loads(text, str(p))
+    topo = loads(text, str(p))
+    topo.base_dir = p.resolve().parent
+    return topo
 
 
 # ---- writing -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import networkx as nx
@@ -66,6 +67,8 @@ class Topology:
     machines: list[Machine] = field(default_factory=list)
     graph: nx.MultiGraph = field(default_factory=nx.MultiGraph, repr=False)
     _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
+    # where the lab file lives (not saved in it): relative disk and storage paths start here
+    base_dir: Path | None = field(default=None, repr=False, compare=False)
 
     # ---- reading -------------------------------------------------------------------
     @property

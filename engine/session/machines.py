@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -67,7 +68,8 @@ def node_config(node: Node, plan: MachinePlan, ssh_keys: list[str] | None = None
 
 async def prepare_machine(host: Host, node: Node, plan: MachinePlan, node_dir: Path,
                           image: Image | Path, accel: AccelChoice,
-                          nic_socket: dict[str, Path]) -> MachineSpec:
+                          nic_socket: dict[str, Path],
+                          resolve: Callable[[str], Path] = Path) -> MachineSpec:
     """The node's overlay (made once, kept across restarts), config file and QEMU spec."""
     arch = node.arch or DEFAULT_ARCH
     if isinstance(image, Image) and image.arch != arch:
@@ -80,19 +82,25 @@ async def prepare_machine(host: Host, node: Node, plan: MachinePlan, node_dir: P
                               memory_mb=node.memory)
     spec.cpus = node.cpus or 1
     spec.arch = arch
-    spec.storages = [await storage_overlay(host, node.name, k, st, node_dir)
+    spec.storages = [await storage_overlay(host, node.name, k, st, node_dir, resolve)
                      for k, st in enumerate(node.storages)]
     return spec
 
 
 async def storage_overlay(host: Host, node: str, index: int, storage: Storage,
-                          node_dir: Path) -> Storage:
-    """A writable extra disk is attached through a copy-on-write overlay in the node's
-    directory (made once, kept across restarts, like the root disk): the guest's writes stay
-    with the node and the user's file is never changed."""
-    if storage.kind is not StorageKind.DISK or storage.readonly:
+                          node_dir: Path, resolve: Callable[[str], Path] = Path) -> Storage:
+    """A storage as QEMU gets it: its path from the lab's folder (`resolve`), and a writable
+    extra disk through a copy-on-write overlay in the node's directory (made once, kept
+    across restarts, like the root disk): the guest's writes stay with the node and the
+    user's file is never changed."""
+    if storage.kind is StorageKind.NBD:
         return storage
-    source = Path(storage.source).expanduser()
+    source = resolve(storage.source).resolve()
+    if not source.exists():
+        raise SessionError(f"node {node}: storages[{index}]: {storage.source} does not exist"
+                           f" (looked for {source})")
+    if storage.kind is not StorageKind.DISK or storage.readonly:
+        return replace(storage, source=str(source))
     if not source.is_file():
         raise SessionError(f"node {node}: storages[{index}]: disk {storage.source} does not "
                            "exist or is not a file")
@@ -100,5 +108,5 @@ async def storage_overlay(host: Host, node: str, index: int, storage: Storage,
     if not overlay.exists():
         fmt = await disk_format(host, source)
         await host.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", fmt, "-b",
-                        str(source.resolve()), str(overlay)], timeout=60)
+                        str(source), str(overlay)], timeout=60)
     return replace(storage, source=str(overlay))

@@ -46,7 +46,7 @@ from engine.session.events import (
 )
 from engine.session.linkstats import LinkStatsReader
 from engine.session.live_edit import LiveEditing
-from engine.session.machines import machine_image, prepare_machine
+from engine.session.machines import is_disk_path, machine_image, prepare_machine
 from engine.session.registry import ProcessRegistry
 
 Listener = Callable[[SessionEvent], None]
@@ -112,6 +112,13 @@ class Session(LiveEditing):
         self._nics: set[tuple[str, str]] = set()    # NICs the running QEMUs have
         self._monitor: asyncio.Task[None] | None = None
         self._stopping: set[str] = set()
+        self.base_dir = (topo.base_dir or Path.cwd()).resolve()   # of relative disk paths
+
+    def resolve_path(self, path: str) -> Path:
+        """A disk or storage path as written in the lab: relative to the lab file's folder
+        (to the folder nemu ran in for a lab never saved), `~` expanded."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
 
     # ---- creation ----------------------------------------------------------------------
     @classmethod
@@ -122,7 +129,12 @@ class Session(LiveEditing):
             raise TopologyErrors(problems)
         sdir = create_session_dir(name or topo.name, base)
         topofile.save(topo, sdir.topology_path, backup=False)
-        return cls(topo, sdir, host)
+        s = cls(topo, sdir, host)
+        # the session keeps its own copy of the lab: remember where relative paths start
+        state = sdir.read_state()
+        state["base_dir"] = str(s.base_dir)
+        sdir.write_state(state)
+        return s
 
     @classmethod
     async def attach(cls, name_or_path: str, base: Path | None = None,
@@ -133,6 +145,8 @@ class Session(LiveEditing):
         s.dir.prepare()
         s.registry.load()
         state = sdir.read_state()
+        if "base_dir" in state:
+            s.base_dir = Path(state["base_dir"])
         if "accel" in state:
             s.accel = AccelChoice(state["accel"], state.get("accel_reason", ""))
         s.plans = plan(s.topo)
@@ -198,9 +212,8 @@ class Session(LiveEditing):
                   if n.kind.is_machine and n.image and self._disk_image(n.name) is None}
         out: dict[str, Image | Path] = {}
         for name in sorted(wanted):
-            as_path = Path(name).expanduser()
-            if "/" in name or as_path.suffix in (".qcow2", ".img", ".raw"):
-                out[name] = as_path
+            if is_disk_path(name):
+                out[name] = self.resolve_path(name)
                 continue
             image = find_image(name)
             if image is None:
@@ -270,7 +283,8 @@ class Session(LiveEditing):
         assert self.accel is not None
         spec = await prepare_machine(
             self.host, node, self.plans[name], self.dir.node_dir(name), image, self.accel,
-            {i.name: self.nic_socket(name, i.name) for i in node.interfaces})
+            {i.name: self.nic_socket(name, i.name) for i in node.interfaces},
+            self.resolve_path)
         m = GuestMachine(self.host, spec)
         self.agents[name] = m.agent
         self._nics.update((name, i.name) for i in node.interfaces)

@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,25 @@ def test_state_is_written_atomically_and_bad_state_is_reported(tmp_path):
     sd.state_path.write_text("{half")
     with pytest.raises(NemuError, match="unreadable session state"):
         sd.read_state()
+
+
+def test_relative_disk_paths_start_at_the_lab_files_folder(tmp_path, monkeypatch):
+    """A lab names its disks relative to its own file; a session keeps that folder, also for
+    the controller that re-attaches later from anywhere."""
+    import asyncio
+
+    from engine import examples, topofile
+    from engine.session.session import Session
+
+    lab = tmp_path / "labs" / "two.yaml"
+    lab.parent.mkdir()
+    topofile.save(examples.two_hosts(), lab)
+    monkeypatch.chdir(tmp_path)
+    s = Session.create(topofile.load(lab), base=tmp_path / "sessions")
+    assert s.resolve_path("disks/a.qcow2") == tmp_path / "labs" / "disks" / "a.qcow2"
+    assert s.resolve_path("/abs/b.img") == Path("/abs/b.img")
+    monkeypatch.chdir(tmp_path / "sessions")
+    again = asyncio.run(Session.attach(str(s.dir.root)))
+    assert again.resolve_path("a.img") == tmp_path / "labs" / "a.img"
+    unsaved = Session.create(examples.two_hosts(), base=tmp_path / "sessions")
+    assert unsaved.resolve_path("a.img") == tmp_path / "sessions" / "a.img"   # the cwd

@@ -1,7 +1,7 @@
 """The seed paper's extra storages in a running guest: a disk through a copy-on-write overlay
 (the guest's writes stay with the node, across a restart, and the user's file never changes), a
 host directory over virtio-9p (both ways), a host directory as a read-only FAT disk, and a
-squashfs image."""
+squashfs image; their paths written relative to the lab file, nemu run from elsewhere."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from engine import topofile
 from engine.model import Node, NodeKind, Storage, StorageKind, Topology
 from engine.session.session import Session
 
@@ -23,7 +24,7 @@ def sh(engine, s: Session, command: str) -> str:
     return r.stdout.decode(errors="replace")
 
 
-def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path):
+def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path, monkeypatch):
     disk = tmp_path / "data.img"
     disk.write_bytes(b"ORIGINAL" + bytes(4 * 2**20 - 8))
     share = tmp_path / "share"
@@ -39,13 +40,17 @@ def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path):
     subprocess.run(["mksquashfs", str(tree), str(sqfs), "-quiet", "-noappend"], check=True)
 
     t = Topology(name="storages")
-    t.add_node(Node("h1", NodeKind.HOST, storages=[
-        Storage(StorageKind.DISK, str(disk)),                     # /dev/vdb
-        Storage(StorageKind.VIRTFS, str(share), tag="share"),     # no block device
-        Storage(StorageKind.FAT, str(fat), readonly=True),        # /dev/vdc, FAT on vdc1
-        Storage(StorageKind.SQUASHFS, str(sqfs)),                 # /dev/vdd
+    t.add_node(Node("h1", NodeKind.HOST, storages=[     # paths relative to the lab file
+        Storage(StorageKind.DISK, "data.img"),                    # /dev/vdb
+        Storage(StorageKind.VIRTFS, "share", tag="share"),        # no block device
+        Storage(StorageKind.FAT, "fat", readonly=True),           # /dev/vdc, FAT on vdc1
+        Storage(StorageKind.SQUASHFS, "ro.sqfs"),                 # /dev/vdd
     ]))
-    s = Session.create(t, base=tmp_path / "sessions")
+    topofile.save(t, tmp_path / "lab.yaml")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)                     # nemu runs from another folder
+    s = Session.create(topofile.load(tmp_path / "lab.yaml"), base=tmp_path / "sessions")
     try:
         engine.run(s.up(), timeout=600)
         assert sh(engine, s, "dd if=/dev/vdb bs=8 count=1 2>/dev/null") == "ORIGINAL"
