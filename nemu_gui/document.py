@@ -51,6 +51,7 @@ class Document(QObject):
         if target is None:
             raise ValueError("no file name yet: use save as")
         topofile.save(self.controller.topology, target)
+        self.controller.topology.base_dir = target.resolve().parent   # relative disk paths
         self.path = target
         self._forced_dirty = False
         self.controller.undo_stack.setClean()

@@ -185,6 +185,8 @@ class FileMenu:
         except (NemuError, OSError) as e:
             self.w.show_load_error(r.lab, e)
             return False
+        # relative disk paths start where the lab was, not in the recovery folder
+        topo.base_dir = Path(r.original).resolve().parent if r.original else None
         self.w.document.replace(topo, Path(r.original) if r.original else None, dirty=True)
         r.discard()
         self.w.autosaver.autosave()

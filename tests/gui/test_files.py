@@ -38,6 +38,12 @@ def test_save_and_reopen(make_window, tmp_path: Path) -> None:
     other: MainWindow = make_window()
     assert other.file_menu.open(path)
     assert other.controller.topology == w.controller.topology
+    # relative disk paths of the lab start at its file's folder, wherever it is saved
+    assert other.controller.topology.base_dir == tmp_path.resolve()
+    moved = tmp_path / "moved" / "lab.yaml"
+    moved.parent.mkdir()
+    other.document.save(moved)
+    assert other.controller.topology.base_dir == moved.parent.resolve()
     assert set(other.scene.links) == {"h1-r1"}
     assert other.scene.links["h1-r1"].label.text.startswith("2Mbit 5ms")
     assert str(path.resolve()) in other.recent.paths()
