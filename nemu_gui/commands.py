@@ -173,6 +173,32 @@ class RenameNodeCommand(ModelCommand):
         self.topo.rename_node(self.new, self.old)
 
 
+class RemoveInterfaceCommand(ModelCommand):
+    """Take a free interface off a node; undo puts it back where it was (same fields, same
+    position, so automatic addresses and the file's order come back too). Both directions
+    leave alone what is already so: a running lab that refused the removal has put the
+    interface back itself (`EngineBridge`), and undoing must not add it twice."""
+
+    def __init__(self, topo: Topology, node: str, iface: str) -> None:
+        super().__init__(topo, f"remove interface {node}.{iface}")
+        self.node, self.name = node, iface
+        ifaces = topo.node(node).interfaces
+        self.index = [i.name for i in ifaces].index(iface)
+        self.iface = ifaces[self.index]
+
+    def do(self) -> None:
+        ifaces = self.topo.node(self.node).interfaces
+        if any(i.name == self.name for i in ifaces):
+            self.topo.update_node(self.node,
+                                  interfaces=[i for i in ifaces if i.name != self.name])
+
+    def revert(self) -> None:
+        ifaces = list(self.topo.node(self.node).interfaces)
+        if not any(i.name == self.name for i in ifaces):
+            ifaces.insert(min(self.index, len(ifaces)), self.iface)
+            self.topo.update_node(self.node, interfaces=ifaces)
+
+
 class SetLinkIfaceCommand(ModelCommand):
     """Plug one end of a link into another interface of its node (None: a new one); undo
     plugs it back and drops the interface the move had to add."""

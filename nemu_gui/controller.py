@@ -26,6 +26,7 @@ from nemu_gui.commands import (
     ModelCommand,
     MoveNodesCommand,
     RemoveCommand,
+    RemoveInterfaceCommand,
     RenameNodeCommand,
     SetLinkIfaceCommand,
     SetLinkParamsCommand,
@@ -107,6 +108,14 @@ class Controller(QObject):
         if not changes:
             return True
         return self._run(UpdateNodeCommand(self._topology, name, changes))
+
+    def remove_interface(self, node: str, iface: str) -> bool:
+        """Take a free interface off `node` (one that carries a link is refused by the
+        model, with its message); one undo step."""
+        if self._topology.node(node).interface(iface) is None:
+            self.problem.emit(f"{node} has no interface {iface}")
+            return False
+        return self._run(RemoveInterfaceCommand(self._topology, node, iface))
 
     # ---- links ---------------------------------------------------------------------
     def connect_nodes(self, a: str, b: str) -> str | None:
