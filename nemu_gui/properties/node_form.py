@@ -1,5 +1,5 @@
 """The node half of the properties dock: name, image, RAM, CPUs, NIC, architecture, placement,
-notes.
+interfaces (a free one can be removed), notes.
 
 Each field applies when editing finishes, as one undoable change. Machine-only fields are
 hidden for hubs, switches and slirp. A refused value shows the model's message under the form.
@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from engine.errors import TopologyError
 from engine.model import NicModel, Node
 from nemu_gui.controller import Controller
+from nemu_gui.properties.node_ifaces import InterfaceList
 
 ARCHES = ("x86_64", "i386")
 
@@ -77,9 +78,8 @@ class NodeForm(QWidget):
         self.host.setToolTip("The machine this node runs on (machines come from the lab file)")
         self.host.activated.connect(lambda _i: self._apply(host=self.host.currentText()))
         self.form.addRow("Placement", self.host)
-        self.interfaces = QLabel()
-        self.interfaces.setWordWrap(True)
-        self.interfaces.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.interfaces = InterfaceList()
+        self.interfaces.removeRequested.connect(self._remove_interface)
         self.form.addRow("Interfaces", self.interfaces)
         self.services = QLabel()
         self.services.setWordWrap(True)
@@ -130,8 +130,7 @@ class NodeForm(QWidget):
         self.host.setCurrentText(node.host)
         for w in widgets:
             w.blockSignals(False)
-        ifaces = [f"{i.name} {i.address or ''}".strip() for i in node.interfaces]
-        self.interfaces.setText(", ".join(ifaces) or "none yet (added when you draw a link)")
+        self.interfaces.show_node(self.controller.topology, node)
         self.form.setRowVisible(self.services, bool(node.services))
         self.services.setText(", ".join(node.services))
         if not self.notes.hasFocus():
@@ -161,6 +160,20 @@ class NodeForm(QWidget):
         self.node_name = new
         if not self.controller.rename_node(old, new):
             self.node_name = old
+
+    def _remove_interface(self, iface: str) -> None:
+        """One undo step; the list then follows the model's event (the panel refreshes us).
+        The next interface is selected, so Delete can be pressed again."""
+        if self.node_name is None:
+            return
+        index = [i.name for i in self.controller.topology.node(self.node_name).interfaces
+                 ].index(iface)
+        if not self.controller.remove_interface(self.node_name, iface):
+            return
+        self.error.hide()
+        left = self.controller.topology.node(self.node_name).interfaces
+        if left:
+            self.interfaces.select(left[min(index, len(left) - 1)].name)
 
     def _apply(self, **changes: Any) -> None:
         if self.node_name is None or not self.controller.topology.has_node(self.node_name):

@@ -94,6 +94,9 @@ class PropertiesPanel(QScrollArea):
                 return
             if isinstance(event, NodeChanged | NodeRenamed):
                 self.node_form.refresh()
+            elif isinstance(event, LinkAdded | LinkRemoved | LinkRewired) and (
+                    event.link.touches(self.node_form.node_name or "")):
+                self.node_form.refresh()          # an interface became free or taken
         elif current is self.link_form:
             if isinstance(event, LinkRemoved) and event.link.name == self.link_form.link_name:
                 return

@@ -1,0 +1,132 @@
+"""A node's interfaces in the node form: name, address, the link each carries (or "free"), and
+a Remove button for a free one.
+
+Drawing a link adds an interface and deleting the link leaves it, so this is where a user takes
+one away again. The list only asks (`removeRequested`); the controller makes it one undo step,
+and the model refuses an interface that carries a link (the button is disabled for those, and
+the Delete key does nothing there).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtGui import QKeyEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.model import Node, Topology
+
+FREE = "free"
+COLUMNS = ("Interface", "Address", "Link")
+ROWS_SHOWN = 5       # the list grows up to this many rows, then scrolls
+
+
+class InterfaceList(QWidget):
+    removeRequested = Signal(str)          # the interface to take off the shown node
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.tree = QTreeWidget()
+        self.tree.setObjectName("interfaceList")
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.header().setStretchLastSection(True)
+        self.tree.itemSelectionChanged.connect(self._update_button)
+        self.tree.installEventFilter(self)
+        layout.addWidget(self.tree)
+        self.empty = QLabel("none yet (added when you draw a link)")
+        self.empty.setWordWrap(True)
+        layout.addWidget(self.empty)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.remove = QPushButton("Remove")
+        self.remove.setToolTip("Take the selected free interface off this node (Del); "
+                               "an interface that carries a link goes with its link first")
+        self.remove.clicked.connect(self._remove_current)
+        row.addWidget(self.remove)
+        layout.addLayout(row)
+        self._update_button()
+
+    # ---- showing -------------------------------------------------------------------
+    def show_node(self, topology: Topology, node: Node) -> None:
+        """List `node`'s interfaces in its order, keeping the selected one selected."""
+        current = self.current_interface()
+        links = topology.links_by_iface(node.name)
+        self.tree.blockSignals(True)
+        self.tree.clear()
+        for iface in node.interfaces:
+            link = links.get(iface.name)
+            address = iface.address or ("auto" if link and node.kind.is_machine else "")
+            item = QTreeWidgetItem([iface.name, address, link.name if link else FREE])
+            item.setData(0, Qt.ItemDataRole.UserRole, link is None)
+            if link is None:
+                item.setToolTip(2, "carries no link: it can be removed")
+            else:
+                item.setToolTip(2, f"carries link {link.name}: delete the link to remove it")
+            self.tree.addTopLevelItem(item)
+            if iface.name == current:
+                self.tree.setCurrentItem(item)
+        self.tree.blockSignals(False)
+        self.tree.setVisible(bool(node.interfaces))
+        self.empty.setVisible(not node.interfaces)
+        self.remove.setVisible(bool(node.interfaces))
+        rows = min(max(1, len(node.interfaces)), ROWS_SHOWN)
+        header = self.tree.header().sizeHint().height()
+        row_h = self.tree.sizeHintForRow(0) if node.interfaces else 0
+        self.tree.setFixedHeight(header + rows * max(row_h, 18) + 2 * self.tree.frameWidth())
+        self._update_button()
+
+    def current_interface(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.text(0) if item is not None and item.isSelected() else None
+
+    def select(self, iface: str) -> None:
+        for i in range(self.tree.topLevelItemCount()):
+            item = self.tree.topLevelItem(i)
+            if item is not None and item.text(0) == iface:
+                self.tree.setCurrentItem(item)
+                return
+
+    def _current_is_free(self) -> bool:
+        item = self.tree.currentItem()
+        return (item is not None and item.isSelected()
+                and bool(item.data(0, Qt.ItemDataRole.UserRole)))
+
+    def _update_button(self) -> None:
+        self.remove.setEnabled(self._current_is_free())
+
+    # ---- removing ------------------------------------------------------------------
+    def _remove_current(self) -> None:
+        if self._current_is_free():
+            name = self.current_interface()
+            if name is not None:
+                self.removeRequested.emit(name)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Delete in the list removes the selected interface. The window's Delete action
+        (delete the canvas selection) shares the key, so the list claims it first
+        (ShortcutOverride) and then takes the key press itself."""
+        if watched is self.tree and isinstance(event, QKeyEvent) and event.key() in (
+                Qt.Key.Key_Delete, Qt.Key.Key_Backspace):
+            if event.type() == QEvent.Type.ShortcutOverride:
+                event.accept()
+                return True
+            if event.type() == QEvent.Type.KeyPress:
+                self._remove_current()
+                return True
+        return super().eventFilter(watched, event)
