@@ -11,7 +11,9 @@ The session runs its OWN copy of the topology (it changes it on the engine threa
 canvas model while running are forwarded here (`forward`) and replayed on the session: link
 parameters (debounced, latest value wins, one message in flight per link), new and deleted
 nodes and links (hot-plug), a link end moved to another interface (unplugged and plugged in
-again), in the order they were made.
+again), interfaces taken off a node (a hot-plugged NIC leaves the guest), in the order they
+were made. An interface the running lab refuses to give up (a NIC its machine booted with) is
+put back into the canvas model, so model and lab agree.
 """
 
 from __future__ import annotations
@@ -22,18 +24,22 @@ import contextlib
 import copy
 import enum
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from engine import topofile
+from engine.errors import TopologyError
 from engine.model import (
+    Interface,
     LinkAdded,
     LinkChanged,
     LinkRemoved,
     LinkRewired,
     NodeAdded,
+    NodeChanged,
     NodeRemoved,
     NodeRenamed,
     Topology,
@@ -64,6 +70,18 @@ BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
          NodeState.CRASHED: "crashed"}
 
 
+@dataclass(frozen=True)
+class KeptInterface:
+    """An interface the running lab refused to take off a node (engine thread -> Qt thread):
+    what to put back into the canvas model, where, and the engine's reason."""
+
+    node: str
+    iface: Interface
+    after: str | None        # the interface before it in the lab's list (None: first)
+    index: int
+    reason: str
+
+
 class RunState(enum.Enum):
     IDLE = "idle"
     STARTING = "starting"
@@ -83,6 +101,7 @@ class EngineBridge(QObject):
     failed = Signal(str, str)                       # title, detail
     info = Signal(str, str)                         # title, detail (non-modal, fades)
     commandDone = Signal(str, str, object)          # node, command, ExecResult
+    interfaceKept = Signal(str, str, str)           # node, interface, the lab's reason
     _posted = Signal(object)                        # a callable to run on the Qt thread
 
     available = True
@@ -109,6 +128,9 @@ class EngineBridge(QObject):
         self._posted.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
         self.sent_link_updates = 0                      # control messages sent (tests, bench)
         self._started_topo: Topology | None = None      # the lab as it was started
+        # the model the canvas edits (what start_all was given): what the running lab refuses
+        # to change is put back there
+        self.canvas_topology: Topology | None = None
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
@@ -190,6 +212,7 @@ class EngineBridge(QObject):
         if self.state is not RunState.IDLE:
             return False
         own = topofile.loads(topofile.dumps(topology))
+        self.canvas_topology = topology
         self._started_topo = topofile.loads(topofile.dumps(topology))
         self.node_states = {n.name: "stopped" for n in own.nodes}
         self._set_state(RunState.STARTING)
@@ -338,6 +361,11 @@ class EngineBridge(QObject):
                 self.node_states.pop(node.name, None)
                 self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
                             ordered=True)
+            case NodeChanged(name=name, changes=fields) if "interfaces" in fields:
+                keep = {i.name for i in fields["interfaces"]}
+                self.submit(self._drop_interfaces(s, name, keep),
+                            f"Could not remove an interface of {name}", self._kept,
+                            ordered=True)
             case NodeRenamed(old=old, new=new):
                 if old in self.node_states:
                     self.node_states[new] = self.node_states.pop(old)
@@ -355,6 +383,45 @@ class EngineBridge(QObject):
         if link.b.params != link.a.params:
             diff = link.b.params.changes_from(link.a.params)
             await s.set_link(link.name, "b", **diff)
+
+    @staticmethod
+    async def _drop_interfaces(s: Session, node: str, keep: set[str]) -> list[KeptInterface]:
+        """Take off `node` in the running lab every interface the canvas no longer has (a
+        removed one, or one an undo dropped again). Compared here, in order with the other
+        edits, against the lab's own copy: the event only says what the node has now."""
+        if not s.topo.has_node(node):
+            return []
+        have = list(s.topo.node(node).interfaces)
+        kept: list[KeptInterface] = []
+        for index, iface in enumerate(have):
+            if iface.name in keep:
+                continue
+            try:
+                await s.remove_interface(node, iface.name)
+            except Exception as e:       # the lab still has it: the canvas must too
+                kept.append(KeptInterface(node, copy.deepcopy(iface),
+                                          have[index - 1].name if index else None, index,
+                                          _describe(e)))
+        return kept
+
+    def _kept(self, kept: list[KeptInterface]) -> None:
+        """Qt thread: say why, and put each refused interface back where it was."""
+        for k in kept:
+            self._put_back(k)
+            self.failed.emit(f"{k.node} keeps {k.iface.name}", k.reason)
+            self.interfaceKept.emit(k.node, k.iface.name, k.reason)
+
+    def _put_back(self, k: KeptInterface) -> None:
+        t = self.canvas_topology
+        if (t is None or not t.has_node(k.node)
+                or t.node(k.node).interface(k.iface.name) is not None):
+            return
+        ifaces = list(t.node(k.node).interfaces)
+        names = [i.name for i in ifaces]
+        at = names.index(k.after) + 1 if k.after in names else min(k.index, len(ifaces))
+        ifaces.insert(at, k.iface)
+        with contextlib.suppress(TopologyError):    # the canvas moved on (a clash): leave it
+            t.update_node(k.node, interfaces=ifaces)
 
     def _flush_links(self) -> None:
         if self.session is None:
