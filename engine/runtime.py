@@ -22,6 +22,7 @@ class EngineThread:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
+        self._tasks: set[asyncio.Task[Any]] = set()   # touched on the loop thread only
 
     @property
     def loop(self) -> asyncio.AbstractEventLoop:
@@ -58,7 +59,20 @@ class EngineThread:
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         """Run `coro` on the engine loop; never blocks the caller."""
-        return asyncio.run_coroutine_threadsafe(coro, self.loop)
+        return asyncio.run_coroutine_threadsafe(self._held(coro), self.loop)
+
+    async def _held(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Await `coro` in a task this thread holds until it ends. The loop keeps only weak
+        references to tasks: one whose awaited future sits in a reference cycle (a QMP
+        connection being negotiated) was collected mid-call and its coroutine closed
+        ("cannot reuse already awaited coroutine")."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            return await coro
+        finally:
+            self._tasks.discard(task)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Cancel what is pending and end the thread (waits at most `timeout` seconds)."""

@@ -131,6 +131,7 @@ class ControlConnection(asyncio.Protocol):
         self.tr: asyncio.Transport | None = None
         self.queue: asyncio.Queue[bytes] = asyncio.Queue()
         self.worker: asyncio.Task[None] | None = None
+        self.shutdown_task: asyncio.Task[None] | None = None
         self.subs: dict[int, asyncio.Task[None]] = {}
         self.peer = "?"
 
@@ -282,7 +283,8 @@ class ControlConnection(asyncio.Protocol):
             return vs.mac_table(a["device"])
         if cmd == "shutdown":
             if self.server.on_shutdown is not None:
-                asyncio.get_running_loop().create_task(self.server.on_shutdown())
+                self.shutdown_task = asyncio.get_running_loop().create_task(
+                    self.server.on_shutdown())          # held: the loop keeps tasks weakly
             return {}
         raise RequestError("cmd", f"unknown command {cmd!r}")   # pragma: no cover
 

@@ -1,5 +1,7 @@
 import asyncio
+import gc
 import threading
+import time
 
 import pytest
 
@@ -41,3 +43,35 @@ def test_engine_thread_runs_coroutines_off_the_caller_thread():
     finally:
         et.stop()
     assert not et.running
+
+
+def test_engine_thread_holds_a_task_whose_wait_only_a_cycle_references():
+    """The loop keeps tasks weakly: a call waiting on a future nothing else holds (a QMP
+    handshake in a reference cycle) was collected mid-call and its coroutine closed."""
+    et = EngineThread()
+    et.start()
+    try:
+        ended: list[str] = []
+
+        async def waits_on_its_own_future() -> None:
+            try:
+                await asyncio.get_running_loop().create_future()
+            except asyncio.CancelledError:
+                ended.append("cancelled")
+                raise
+            except GeneratorExit:
+                ended.append("collected")
+                raise
+
+        et.submit(waits_on_its_own_future())    # the GUI keeps no future either
+        for _ in range(3):
+            time.sleep(0.05)
+            gc.collect()
+        assert ended == [], "the engine let a pending call be garbage-collected"
+
+        async def pending() -> int:
+            return len(asyncio.all_tasks()) - 1
+        assert et.submit(pending()).result(timeout=5) == 1
+    finally:
+        et.stop()
+    assert ended == ["cancelled"]
