@@ -1,11 +1,16 @@
 """The seed paper's extra storages in a running guest: a disk through a copy-on-write overlay
 (the guest's writes stay with the node, across a restart, and the user's file never changes), a
-host directory over virtio-9p (both ways), a host directory as a read-only FAT disk, and a
-squashfs image; their paths written relative to the lab file, nemu run from elsewhere."""
+host directory over virtio-9p (both ways), a host directory as a read-only FAT disk, a
+squashfs image, and a network block device served by a real `qemu-nbd` on loopback (both
+ways); their paths written relative to the lab file, nemu run from elsewhere."""
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import subprocess
+import time
+from collections.abc import Iterator
 
 import pytest
 
@@ -24,7 +29,37 @@ def sh(engine, s: Session, command: str) -> str:
     return r.stdout.decode(errors="replace")
 
 
-def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path, monkeypatch):
+@contextlib.contextmanager
+def serving_nbd(image, name: str) -> Iterator[int]:
+    """qemu-nbd exporting `image` as `name` on a free loopback port (yielded once it accepts),
+    stopped at the end."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(["qemu-nbd", "--persistent", "--format=raw", "--bind=127.0.0.1",
+                               f"--port={port}", f"--export-name={name}", str(image)])
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"qemu-nbd did not serve on port {port}") from None
+                time.sleep(0.05)
+        yield port
+    finally:
+        server.kill()
+        server.wait(10)
+
+
+def test_disk_9p_fat_squashfs_and_nbd_storages(engine, tmp_path, monkeypatch):
+    with contextlib.ExitStack() as stack:
+        storages_in_a_guest(engine, tmp_path, monkeypatch, stack)
+
+
+def storages_in_a_guest(engine, tmp_path, monkeypatch, stack: contextlib.ExitStack) -> None:
     disk = tmp_path / "data.img"
     disk.write_bytes(b"ORIGINAL" + bytes(4 * 2**20 - 8))
     share = tmp_path / "share"
@@ -38,6 +73,9 @@ def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path, monkeypatch):
     (tree / "inside.txt").write_text("squashed\n")
     sqfs = tmp_path / "ro.sqfs"
     subprocess.run(["mksquashfs", str(tree), str(sqfs), "-quiet", "-noappend"], check=True)
+    exported = tmp_path / "exported.img"
+    exported.write_bytes(b"OVER-NBD" + bytes(2**20 - 8))
+    port = stack.enter_context(serving_nbd(exported, "blk"))
 
     t = Topology(name="storages")
     t.add_node(Node("h1", NodeKind.HOST, storages=[     # paths relative to the lab file
@@ -45,6 +83,7 @@ def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path, monkeypatch):
         Storage(StorageKind.VIRTFS, "share", tag="share"),        # no block device
         Storage(StorageKind.FAT, "fat", readonly=True),           # /dev/vdc, FAT on vdc1
         Storage(StorageKind.SQUASHFS, "ro.sqfs"),                 # /dev/vdd
+        Storage(StorageKind.NBD, f"nbd://127.0.0.1:{port}/blk"),  # /dev/vde
     ]))
     topofile.save(t, tmp_path / "lab.yaml")
     elsewhere = tmp_path / "elsewhere"
@@ -68,6 +107,10 @@ def test_disk_9p_fat_and_squashfs_storages(engine, tmp_path, monkeypatch):
 
         sh(engine, s, "modprobe squashfs && mkdir -p /mnt/sq && mount -t squashfs /dev/vdd /mnt/sq")
         assert sh(engine, s, "cat /mnt/sq/inside.txt") == "squashed\n"
+
+        assert sh(engine, s, "dd if=/dev/vde bs=8 count=1 2>/dev/null") == "OVER-NBD"
+        sh(engine, s, "printf FROM-VM! | dd of=/dev/vde conv=notrunc oflag=direct 2>/dev/null")
+        assert exported.read_bytes()[:8] == b"FROM-VM!"     # written on the NBD server's disk
 
         engine.run(s.restart_node("h1"))
         assert sh(engine, s, "dd if=/dev/vdb bs=8 count=1 2>/dev/null") == "CHANGED!"
