@@ -77,16 +77,24 @@ class Capture:
         parts = self.parts
         append = parts.append
         pack = _REC.pack
-        last = -1
-        hdr = b""
-        for f in frames:             # one record header per run of equal-length frames
-            n = len(f)
-            if n != last:
-                hdr = pack(sec, usec, n, n)
-                last = n
+        lengths = set(map(len, frames))
+        if len(lengths) == 1:        # a burst of one size (bulk data): records in one C call
+            n = lengths.pop()
+            hdr = pack(sec, usec, n, n)
             append(hdr)
-            append(f)
-        self.buffered += sum(map(len, frames)) + 16 * len(frames)
+            append(hdr.join(frames))
+            self.buffered += (n + 16) * len(frames)
+        else:
+            last = -1
+            hdr = b""
+            for f in frames:         # one record header per run of equal-length frames
+                n = len(f)
+                if n != last:
+                    hdr = pack(sec, usec, n, n)
+                    last = n
+                append(hdr)
+                append(f)
+            self.buffered += sum(map(len, frames)) + 16 * len(frames)
         self.frames += len(frames)
         if self.buffered >= FLUSH_BYTES:
             self.flush()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from vswitch.capture import Capture
 from vswitch.runtime import VSwitch
 
 
@@ -121,6 +122,32 @@ def test_capture_read_by_tshark(arun, tmp_sock_dir, peer_cls, eth, tmp_path) -> 
                           "frame.len"], capture_output=True, text=True, timeout=60, check=True)
     rows = [line.split("\t") for line in out.stdout.splitlines()]
     assert rows == [["02:00:00:00:00:01", "60"]] * 3 + [["02:00:00:00:00:02", "60"]] * 2
+
+
+def test_capture_records_bursts_of_one_size_and_of_mixed_sizes(tmp_path, eth) -> None:  # type: ignore[no-untyped-def]
+    """A burst of equal-length frames is recorded in one join, a mixed one frame by frame:
+    both give one pcap record per frame, in order, with the batch's timestamp."""
+    pcap = str(tmp_path / "c.pcap")
+    clock = iter([100.25, 101.5])
+    cap = Capture(pcap, wall=lambda: next(clock))
+    cap.open()
+    same = [eth(2, 1, bytes([i]) * 46) for i in range(3)]
+    mixed = [eth(3, 1), eth(3, 1, bytes(200)), eth(3, 1), eth(4, 1, bytes(1000))]
+    cap.add(same)
+    cap.add(mixed)
+    cap.close()
+    data = open(pcap, "rb").read()
+    at, records = 24, []
+    while at < len(data):
+        sec, usec, incl, orig = struct.unpack_from("<IIII", data, at)
+        records.append(((sec, usec), data[at + 16:at + 16 + incl]))
+        assert incl == orig
+        at += 16 + incl
+    assert records == [((100, 250000), f) for f in same] + [((101, 500000), f) for f in mixed]
+    assert cap.stats()["frames"] == 7
+    out = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "frame.len"],
+                         capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == [str(len(f)) for f in same + mixed]
 
 
 def test_capture_to_fifo_for_a_live_reader(arun, tmp_sock_dir, peer_cls, eth) -> None:  # type: ignore[no-untyped-def]
