@@ -136,7 +136,8 @@ def test_capture_records_bursts_of_one_size_and_of_mixed_sizes(tmp_path, eth) ->
     cap.add(same)
     cap.add(mixed)
     cap.close()
-    data = open(pcap, "rb").read()
+    with open(pcap, "rb") as f:
+        data = f.read()
     at, records = 24, []
     while at < len(data):
         sec, usec, incl, orig = struct.unpack_from("<IIII", data, at)
