@@ -19,7 +19,7 @@ import psutil
 from engine import topofile, units
 from engine.errors import NemuError
 from engine.hosts.base import ProcessState
-from engine.session.directory import SessionDir, find_session, list_sessions
+from engine.session.directory import SessionDir, find_session, list_sessions, running_sessions
 from engine.session.events import NodeStateChanged, Progress, SessionEvent
 from engine.session.session import Session
 
@@ -108,7 +108,7 @@ def register(sub: Any) -> None:
 def pick_session(name: str | None) -> SessionDir:
     if name:
         return find_session(name)
-    running = [s for s in list_sessions() if s.read_state().get("status") in ("up", "starting")]
+    running = running_sessions()
     if len(running) == 1:
         return running[0]
     if not running:
@@ -302,7 +302,7 @@ def cmd_save(args: argparse.Namespace) -> int:
 
 
 def _any_running() -> bool:
-    return any(s.read_state().get("status") in ("up", "starting") for s in list_sessions())
+    return bool(running_sessions())
 
 
 def cmd_restore(args: argparse.Namespace) -> int:

@@ -137,3 +137,8 @@ def list_sessions(base: Path | None = None) -> list[SessionDir]:
         return []
     return sorted((SessionDir(p) for p in base.iterdir()
                    if p.is_dir() and (p / "topology.yaml").exists()), key=lambda s: s.name)
+
+
+def running_sessions(base: Path | None = None) -> list[SessionDir]:
+    """Sessions whose last controller left them up (or starting): ones to attach to."""
+    return [s for s in list_sessions(base) if s.read_state().get("status") in ("up", "starting")]

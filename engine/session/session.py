@@ -269,7 +269,32 @@ class Session(LiveEditing):
         state = self.dir.read_state()
         state["status"] = "up"
         self.dir.write_state(state)
-        self._monitor = asyncio.ensure_future(self._watch())
+        self.watch()
+
+    def watch(self) -> None:
+        """Report crashes (ProcessDied, CRASHED) and node health as events from now on; `up`
+        does this, a controller that attached calls it when it wants the events."""
+        if self._monitor is None or self._monitor.done():
+            self._monitor = asyncio.ensure_future(self._watch())
+
+    async def _stop_watching(self) -> None:
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
+
+    async def detach(self) -> None:
+        """Let go of a running session and leave it running: stop watching, close the guest
+        agent and vswitch control connections. `Session.attach` takes it back."""
+        await self._stop_watching()
+        for agent in self.agents.values():
+            with contextlib.suppress(Exception):
+                await agent.close()
+        if self.fabric.client is not None:
+            with contextlib.suppress(Exception):
+                await self.fabric.client.close()
+            self.fabric.client = None
 
     async def _start_machine(self, name: str) -> None:
         node = self.topo.node(name)
@@ -365,11 +390,7 @@ class Session(LiveEditing):
 
     async def down(self) -> None:
         """Stop every process of the session (by PID), machines first."""
-        if self._monitor is not None:
-            self._monitor.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._monitor
-            self._monitor = None
+        await self._stop_watching()
         self._stopping.update(self.registry.roles())
         for name, agent in self.agents.items():
             self._set_state(name, NodeState.STOPPING)
