@@ -88,6 +88,9 @@ class Actions:
         self.stop_all = act("S&top All", "stop", "Ctrl+Shift+R")
         self.start_selected = act("Start Selected")
         self.stop_selected = act("Stop Selected")
+        self.attach_lab = act("&Attach to Running Lab…", None, None,
+                              "Take over a lab started elsewhere (nemu up, or a window that "
+                              "closed without stopping it)")
         for a in self.run_actions:
             a.setEnabled(False)
             a.setToolTip(f"{a.text().replace('&', '')}: {NOT_AVAILABLE}")
@@ -98,4 +101,5 @@ class Actions:
 
     @property
     def run_actions(self) -> list[QAction]:
-        return [self.start_all, self.stop_all, self.start_selected, self.stop_selected]
+        return [self.start_all, self.stop_all, self.start_selected, self.stop_selected,
+                self.attach_lab]

@@ -27,6 +27,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                    help="autosave interval while there are unsaved changes (default 60)")
     p.add_argument("--start", action="store_true",
                    help="start the lab as soon as the window opens (as Run > Start all)")
+    p.add_argument("--attach", nargs="?", const="", metavar="SESSION",
+                   help="take over a running lab (started with `nemu up`, or by a window "
+                        "that closed without stopping it); without a name, the only one "
+                        "running, or a choice of them. Quitting leaves it running.")
     return p.parse_args(list(argv))
 
 
@@ -54,7 +58,12 @@ def build_window(args: argparse.Namespace, settings: QSettings | None = None,
         window.document.replace(examples.build(args.example), None)
     elif args.file:
         window.file_menu.open(args.file)
-    if getattr(args, "start", False):
+    attach = getattr(args, "attach", None)
+    if attach is not None:
+        run = window.run_controls
+        QTimer.singleShot(0, lambda: run.attach(attach) if attach
+                           else run.attach_dialog(ask_if_one=False))
+    elif getattr(args, "start", False):
         # once the event loop runs and the window is up, so progress shows from the first node
         QTimer.singleShot(0, window.acts.start_all.trigger)
     return window

@@ -7,6 +7,8 @@ Qt thread, where the public signals below are emitted, so every slot runs on the
 whatever connection type its owner chose.
 
 Lifecycle: idle -> start_all() -> starting -> running -> stop_all() -> stopping -> idle.
+A lab another controller started (`nemu up`, or a window that crashed) is taken over with
+attach_running() (idle -> starting -> running); quitting leaves such a lab running.
 The session runs its OWN copy of the topology (it changes it on the engine thread); edits of the
 canvas model while running are forwarded here (`forward`) and replayed on the session: link
 parameters (debounced, latest value wins, one message in flight per link), new and deleted
@@ -102,6 +104,7 @@ class EngineBridge(QObject):
     info = Signal(str, str)                         # title, detail (non-modal, fades)
     commandDone = Signal(str, str, object)          # node, command, ExecResult
     interfaceKept = Signal(str, str, str)           # node, interface, the lab's reason
+    attached = Signal(object)                       # Topology: the attached lab, for the canvas
     _posted = Signal(object)                        # a callable to run on the Qt thread
 
     available = True
@@ -131,6 +134,7 @@ class EngineBridge(QObject):
         # the model the canvas edits (what start_all was given): what the running lab refuses
         # to change is put back there
         self.canvas_topology: Topology | None = None
+        self.started_elsewhere = False                  # attached: quitting leaves it running
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
@@ -232,6 +236,41 @@ class EngineBridge(QObject):
         self._stats_task = asyncio.ensure_future(self._poll(s))
         return s
 
+    def attach_running(self, name: str) -> bool:
+        """Take control of a running session (by name or directory); `attached` brings its
+        topology to the canvas, then the state is RUNNING. False if a lab is already here."""
+        if self.state is not RunState.IDLE:
+            return False
+        self._set_state(RunState.STARTING)
+        self.progress.emit(0, 1, f"attaching to {name}")
+        self.submit(self._attach(name), f"Could not attach to {name}", self._attached)
+        return True
+
+    async def _attach(self, name: str) -> tuple[Session, Topology, dict[str, NodeState]]:
+        try:
+            s = await Session.attach(name)
+        except BaseException:
+            self._post(self._stopped)
+            raise
+        s.subscribe(self._on_session_event)      # engine thread
+        s.watch()
+        self._stats_task = asyncio.ensure_future(self._poll(s))
+        topo = topofile.loads(topofile.dumps(s.topo))
+        topo.base_dir = s.base_dir               # its relative disk paths stay where they were
+        return s, topo, dict(s.states)
+
+    def _attached(self, result: tuple[Session, Topology, dict[str, NodeState]]) -> None:
+        s, topo, states = result
+        self.attached.emit(topo)                 # the window shows it as its document
+        self.canvas_topology = topo
+        self._started_topo = topofile.loads(topofile.dumps(topo))
+        self.started_elsewhere = True
+        self._started(s)
+        for node, state in states.items():
+            self.node_states[node] = BADGE[state]
+            self.nodeState.emit(node, BADGE[state], "")
+        self.engineState.emit(self.status_text())
+
     def _adopt(self, s: Session) -> None:
         self.session = s
         self.engineState.emit(self.status_text())
@@ -258,6 +297,12 @@ class EngineBridge(QObject):
                     lambda _r: self._stopped())
         return True
 
+    async def _detach(self, s: Session) -> None:
+        task, self._stats_task = self._stats_task, None
+        if task is not None:
+            task.cancel()
+        await s.detach()
+
     async def _stop(self, s: Session) -> None:
         task, self._stats_task = self._stats_task, None
         if task is not None:
@@ -265,6 +310,7 @@ class EngineBridge(QObject):
         await s.down()
 
     def _stopped(self) -> None:
+        self.started_elsewhere = False
         self._pending.clear()
         self._in_flight.clear()
         self._debounce.stop()
@@ -274,10 +320,12 @@ class EngineBridge(QObject):
         self.progress.emit(1, 1, "")
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """At exit: stop the session (waiting for it) and the engine thread."""
+        """At exit: stop the session (waiting for it), or let go of one started elsewhere
+        (it keeps running: `nemu down` or another window stops it); then the engine thread."""
         if self.session is not None and self._engine is not None:
+            end = self._detach if self.started_elsewhere else self._stop
             with contextlib.suppress(Exception):    # exiting anyway; the PIDs are recorded
-                self._engine.submit(self._stop(self.session)).result(timeout)
+                self._engine.submit(end(self.session)).result(timeout)
             self.session = None
             self.state = RunState.IDLE
         if self._engine is not None and self._own_engine:

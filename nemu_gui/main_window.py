@@ -123,6 +123,8 @@ class MainWindow(QMainWindow):
         run = mb.addMenu("&Run")
         run.setToolTipsVisible(True)
         for act in a.run_actions:
+            if act is a.attach_lab:
+                run.addSeparator()
             run.addAction(act)
         help_menu = mb.addMenu("&Help")
         help_menu.addAction(a.shortcuts)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QProgressBar
+from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
 from engine.model import Topology
+from engine.session.directory import running_sessions
 from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
@@ -63,6 +64,8 @@ class RunControls(QObject):
         a.stop_all.setToolTip("Stop the running lab (Ctrl+Shift+R)")
         a.start_all.triggered.connect(self.start_all)
         a.stop_all.triggered.connect(self.stop_all)
+        a.attach_lab.triggered.connect(lambda: self.attach_dialog())
+        b.attached.connect(self._show_attached)
         b.runStateChanged.connect(self._on_run_state)
         b.progress.connect(self._on_progress)
         b.nodeState.connect(lambda *_: self._progress_tooltip())
@@ -128,10 +131,42 @@ class RunControls(QObject):
     def stop_all(self) -> bool:
         return self.bridge.stop_all()
 
+    def ask_session(self, names: list[str]) -> str:
+        """Which running lab to take over ('' for none); replaceable in tests."""
+        name, ok = QInputDialog.getItem(self.w, "Attach to a running lab",
+                                        "Labs running on this machine:", names, 0, False)
+        return name if ok else ""
+
+    def attach_dialog(self, ask_if_one: bool = True) -> bool:
+        names = [s.name for s in running_sessions()]
+        if not names:
+            self.w.notify("No lab is running", "Start one here, or with `nemu up FILE`; it "
+                          "then appears in this list.", Level.INFO)
+            return False
+        name = names[0] if len(names) == 1 and not ask_if_one else self.ask_session(names)
+        return bool(name) and self.attach(name)
+
+    def attach(self, name: str) -> bool:
+        """Take over the running session `name`: its topology replaces the lab on the canvas
+        (after asking about unsaved work)."""
+        if self.bridge.state is not RunState.IDLE:
+            self.w.notify("A lab is running here", "Stop it before attaching to another.",
+                          Level.INFO)
+            return False
+        if not self.w.file_menu.confirm_discard("attach to a running lab"):
+            return False
+        self.stats.clear()
+        return self.bridge.attach_running(name)
+
+    def _show_attached(self, topology: Topology) -> None:
+        self.w.document.replace(topology, None, dirty=True)   # not saved anywhere yet
+        self.w.view.fit_all()
+
     # ---- feedback ------------------------------------------------------------------
     def _on_run_state(self, state: RunState) -> None:
         a = self.w.acts
         a.start_all.setEnabled(state is RunState.IDLE)
+        a.attach_lab.setEnabled(state is RunState.IDLE)
         a.stop_all.setEnabled(state in (RunState.STARTING, RunState.RUNNING))
         a.start_selected.setEnabled(state is RunState.RUNNING)
         a.stop_selected.setEnabled(state is RunState.RUNNING)
