@@ -233,9 +233,11 @@ class MainWindow(QMainWindow):
 
     # ---- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        """Begin autosaving and offer the recovery of work a crashed session left."""
+        """Begin autosaving, offer the recovery of work a crashed session left, and the
+        labs still running without a window."""
         self.autosaver.start()
         self.file_menu.offer_recovery()
+        self.run_controls.offer_running_labs()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if not self.file_menu.confirm_discard("quit"):

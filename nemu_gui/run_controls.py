@@ -6,14 +6,16 @@ widgets and the window's gestures to the bridge, so `main_window.py` stays about
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
+from engine.hosts.local import LocalHost
 from engine.model import Topology
-from engine.session.directory import running_sessions
+from engine.session.registry import live_sessions
 from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
@@ -138,7 +140,7 @@ class RunControls(QObject):
         return name if ok else ""
 
     def attach_dialog(self, ask_if_one: bool = True) -> bool:
-        names = [s.name for s in running_sessions()]
+        names = [s.name for s in live_sessions({"local": LocalHost()})]
         if not names:
             self.w.notify("No lab is running", "Start one here, or with `nemu up FILE`; it "
                           "then appears in this list.", Level.INFO)
@@ -157,6 +159,16 @@ class RunControls(QObject):
             return False
         self.stats.clear()
         return self.bridge.attach_running(name)
+
+    def offer_running_labs(self) -> None:
+        """At start-up: a lab still running without a controller (this window's lab when it
+        crashed, or one from `nemu up`) is offered for taking over, never taken silently."""
+        for sdir in live_sessions({"local": LocalHost()}):
+            self.w.notifications.notify(
+                f"Lab {sdir.name} is still running",
+                "Its machines run without a window. Attach to see and control it here, or "
+                f"stop it with `nemu down -s {sdir.name}`.", Level.INFO,
+                {"Attach": functools.partial(self.attach, sdir.name)})
 
     def _show_attached(self, topology: Topology) -> None:
         self.w.document.replace(topology, None, dirty=True)   # not saved anywhere yet

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from pathlib import Path
 
 from engine.hosts.base import Host, ProcessHandle, ProcessState
-from engine.session.directory import SessionDir
+from engine.session.directory import SessionDir, running_sessions
 
 
 class ProcessRegistry:
@@ -68,3 +69,16 @@ class ProcessRegistry:
         fabric = [r for r in roles if r.startswith("vswitch")]
         for group in (machines, fabric):
             await asyncio.gather(*(self.stop(r, grace) for r in group))
+
+
+def live_sessions(hosts: Mapping[str, Host], base: Path | None = None) -> list[SessionDir]:
+    """Sessions left up whose recorded processes still run (by PID and start time): what a
+    controller can take over. A session marked up whose processes are gone (the machine
+    rebooted) is not one."""
+    found = []
+    for sdir in running_sessions(base):
+        reg = ProcessRegistry(sdir, hosts)
+        reg.load()
+        if any(reg.state(role) is ProcessState.RUNNING for role in reg.roles()):
+            found.append(sdir)
+    return found

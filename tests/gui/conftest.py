@@ -29,6 +29,13 @@ def _empty_clipboard_after(qapp):
     QApplication.clipboard().clear()
 
 
+@pytest.fixture(autouse=True)
+def _own_sessions_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Sessions (and the running labs a window offers to attach to) live in the test's own
+    folder, never the user's."""
+    monkeypatch.setenv("NEMU_SESSIONS", str(tmp_path / "sessions"))
+
+
 @pytest.fixture
 def make_window(qtbot, tmp_path: Path):
     created: list[MainWindow] = []

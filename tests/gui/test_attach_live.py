@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from nemu_gui.app import configure
 from nemu_gui.engine_bridge import RunState
@@ -69,6 +69,10 @@ def test_attach_to_a_lab_nemu_up_started_then_leave_it_running(qtbot, qapp, tmp_
 
     w = window(qapp, tmp_path)
     try:
+        w.run_controls.offer_running_labs()           # what the window says when it opens
+        offer = w.notifications.items[-1]
+        assert "Lab bylab is still running" in offer.text
+        assert [b.text() for b in offer.findChildren(QPushButton)] == ["Attach"]
         asked: list[list[str]] = []
         w.run_controls.ask_session = lambda names: asked.append(names) or names[0]  # type: ignore[method-assign]
         assert w.acts.attach_lab.isEnabled()
@@ -117,8 +121,17 @@ def test_attach_to_a_lab_nemu_up_started_then_leave_it_running(qtbot, qapp, tmp_
 
 
 def test_attach_with_no_lab_running_says_so(qtbot, qapp, tmp_path, sessions) -> None:
+    """A session marked up whose processes are gone (the machine rebooted) is not offered."""
+    stale = sessions / "stale"
+    stale.mkdir(parents=True)
+    (stale / "topology.yaml").write_text((REPO / "examples" / "two-hosts.yaml").read_text())
+    gone = {"host": "local", "pid": 999_999_999 % (2**22), "create_time": 1.0, "argv": ["qemu"]}
+    (stale / "state.json").write_text(json.dumps({"status": "up",
+                                                  "processes": {"qemu:h1": gone}}))
     w = window(qapp, tmp_path)
     try:
+        w.run_controls.offer_running_labs()
+        assert not w.notifications.items
         w.run_controls.ask_session = lambda names: pytest.fail("nothing to choose")  # type: ignore[method-assign]
         assert not w.run_controls.attach_dialog()
         note = w.notifications.items[-1]
