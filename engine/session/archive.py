@@ -7,15 +7,22 @@ then resumes them: the saved disks are consistent. Sockets, logs and process rec
 saved. The images the node disks are built on go in too (`images/<name>-<hash>/`, their shipped
 files only), because an overlay is only meaningful on top of the exact base it was made on: on
 restore they join the image cache unless it has them already, and the overlays are re-pointed to
-them (`qemu-img rebase -u`, safe because the base is the same). The archive is written to a
-temporary name and renamed when complete.
+them (`qemu-img rebase -u`, safe because the base is the same). The user's own files go in
+too (`files/<node>/...`, listed in `files.json`): a disk used as a node's image, extra disks,
+squashfs images, and the directories shared as FAT or 9p; on restore the topology points at
+them inside the session directory and their overlays are re-pointed, so a lab restored on
+another machine needs nothing from the first. The archive is written to a temporary name and
+renamed when complete.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import shutil
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from engine import topofile
@@ -25,9 +32,11 @@ from engine.hosts.base import Host
 from engine.images.builder import SHIPPED_FILES, install_image
 from engine.images.disk import backing_file
 from engine.images.paths import images_dir
-from engine.images.qemu_boot import socket_dir
+from engine.images.qemu_boot import disk_format, socket_dir
+from engine.model import StorageKind, Topology
 from engine.qemu.qmp import Qmp
 from engine.session.directory import SessionDir, create_session_dir
+from engine.session.machines import is_disk_path
 from engine.session.session import Session
 
 EXCLUDE = ("./sockets", "./logs", "./state.json", "./*/*/*.sock", "./nodes/*/qemu.log",
@@ -43,6 +52,7 @@ async def save(session: Session, archive: Path) -> Path:
             await session.host.run(["tar", "-rf", str(tar), "-C", str(image.parent),
                                     "--transform", r"s,^,images/,",
                                     *[f"{image.name}/{f}" for f in SHIPPED_FILES]], timeout=600)
+        await _add_user_files(session, tar)
         await session.host.run(["gzip", "-f", str(tar)], timeout=600)
         tar.with_name(tar.name + ".gz").rename(archive)   # complete: only now under its name
     finally:
@@ -71,6 +81,40 @@ async def _copy_disks_paused(session: Session, tar: Path) -> None:
             with contextlib.suppress(NemuError):
                 await qmp.resume()
             await qmp.close()
+
+
+def user_files(session: Session) -> dict[str, dict[str, str]]:
+    """Where each user file of the lab goes in the archive: {node: {"image" or "storage<k>":
+    "files/<node>/<key>/<name>"}}, for the files and folders that exist (an NBD export
+    is another machine's, and stays there)."""
+    out: dict[str, dict[str, str]] = {}
+    for node in session.topo.nodes:
+        wanted: dict[str, str] = {}
+        if node.kind.is_machine and node.image and is_disk_path(node.image):
+            wanted["image"] = node.image
+        for k, st in enumerate(node.storages):
+            if st.kind is not StorageKind.NBD:
+                wanted[f"storage{k}"] = st.source
+        for key, source in wanted.items():
+            path = session.resolve_path(source).resolve()
+            if path.exists():
+                out.setdefault(node.name, {})[key] = str(path)
+    return out
+
+
+async def _add_user_files(session: Session, tar: Path) -> None:
+    files = user_files(session)
+    listing: dict[str, dict[str, str]] = {}
+    for node, entries in files.items():
+        for key, source in entries.items():
+            path = Path(source)
+            inside = f"files/{node}/{key}"
+            listing.setdefault(node, {})[key] = f"{inside}/{path.name}"
+            await session.host.run(["tar", "--sparse", "-rf", str(tar), "-C", str(path.parent),
+                                    "--transform", f"s,^,{inside}/,", path.name], timeout=600)
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "files.json").write_text(json.dumps(listing, indent=1))
+        await session.host.run(["tar", "-rf", str(tar), "-C", tmp, "files.json"], timeout=60)
 
 
 def _base_images(root: Path) -> list[Path]:
@@ -105,6 +149,7 @@ async def _unpack(archive: Path, sdir: SessionDir, host: Host) -> Session:
     for d in sorted(shipped.iterdir()) if shipped.is_dir() else ():
         await asyncio.to_thread(install_image, d)   # copies and inflates: off the event loop
     shutil.rmtree(shipped, ignore_errors=True)
+    await _adopt_user_files(sdir, topo, host)       # their overlays then find their base
     for node in topo.nodes:
         overlay = sdir.node_dir(node.name) / "disk.qcow2"
         backing = backing_file(overlay) if overlay.exists() else None
@@ -119,3 +164,32 @@ async def _unpack(archive: Path, sdir: SessionDir, host: Host) -> Session:
                         str(overlay)], timeout=60)
     sdir.prepare()
     return Session(topo, sdir, host)
+
+
+async def _adopt_user_files(sdir: SessionDir, topo: Topology, host: Host) -> None:
+    """Point the topology at the user files unpacked under files/ (paths relative to the
+    session directory, where a restored lab's relative paths start) and re-point the
+    overlays made on them (the content is the same file, moved)."""
+    listing_path = sdir.root / "files.json"
+    if not listing_path.exists():
+        return                                  # an archive from before files travelled
+    listing: dict[str, dict[str, str]] = json.loads(listing_path.read_text())
+    listing_path.unlink()
+    for name, entries in listing.items():
+        node = topo.node(name)
+        overlays = {"image": "disk.qcow2"} | {f"storage{k}": f"storage{k}.qcow2"
+                                              for k in range(len(node.storages))}
+        storages = list(node.storages)
+        for key, inside in entries.items():
+            if key == "image":
+                topo.update_node(name, image=inside)
+            else:
+                k = int(key.removeprefix("storage"))
+                storages[k] = replace(storages[k], source=inside)
+            overlay = sdir.node_dir(name) / overlays[key]
+            if overlay.exists() and backing_file(overlay) is not None:
+                fmt = await disk_format(host, sdir.root / inside)
+                await host.run(["qemu-img", "rebase", "-u", "-F", fmt, "-b",
+                                str(sdir.root / inside), str(overlay)], timeout=60)
+        topo.update_node(name, storages=storages)
+    topofile.save(topo, sdir.topology_path)

@@ -7,6 +7,7 @@ import os
 import shutil
 import signal
 import tarfile
+import time
 
 import psutil
 import pytest
@@ -124,3 +125,82 @@ def test_restore_refuses_a_disk_whose_base_image_is_nowhere(tmp_path, monkeypatc
                                         r"which is neither in the archive nor"):
         asyncio.run(archive.restore(old, "old", tmp_path / "sessions"))
     assert not list((tmp_path / "sessions").iterdir())      # nothing half-restored is left
+
+
+def test_an_archive_carries_the_users_own_disks_and_folders(engine, tmp_path, boot_sector):
+    """A lab whose host boots the user's own disk, and whose other host has an extra disk, a
+    9p folder and a squashfs image (relative paths, next to the lab file): saved while
+    running, every original deleted, restored elsewhere, it boots with all of them and the
+    guest's writes."""
+    import subprocess
+
+    from engine import topofile
+    from engine.model import Storage, StorageKind
+
+    marker = b"restored from the archive"
+    lab = tmp_path / "lab"
+    (lab / "share").mkdir(parents=True)
+    (lab / "share" / "hello.txt").write_text("shared\n")
+    (lab / "tree").mkdir()
+    (lab / "tree" / "inside.txt").write_text("squashed\n")
+    subprocess.run(["mksquashfs", str(lab / "tree"), str(lab / "ro.sqfs"), "-quiet",
+                    "-noappend"], check=True)
+    (lab / "own.img").write_bytes(boot_sector(marker) + bytes(2**20 - 512))
+    with open(lab / "data.img", "wb") as f:                 # 64 MiB, sparse
+        f.write(b"ORIGINAL")
+        f.truncate(64 * 2**20)
+    t = examples.two_hosts()
+    t.update_node("h1", image="own.img")
+    t.update_node("h2", storages=[Storage(StorageKind.DISK, "data.img"),         # /dev/vdb
+                                  Storage(StorageKind.VIRTFS, "share", tag="share"),
+                                  Storage(StorageKind.SQUASHFS, "ro.sqfs")])     # /dev/vdc
+    topofile.save(t, lab / "lab.yaml")
+    s = Session.create(topofile.load(lab / "lab.yaml"), "own", tmp_path / "sessions")
+    restored = None
+    pids: list[int] = []
+
+    def sh(session: Session, command: str) -> str:
+        r = engine.run(session.node("h2").run(command, timeout=60))
+        assert r.exitcode == 0, (command, r.stdout, r.stderr)
+        return r.stdout.decode()
+
+    try:
+        engine.run(s.up(), timeout=600)
+        sh(s, "printf CHANGED! | dd of=/dev/vdb conv=notrunc 2>/dev/null; sync")
+        saved = engine.run(archive.save(s, tmp_path / "own.tar.gz"), timeout=600)
+        pids += [p.pid for _, p in s.registry.items()]
+        engine.run(s.down())
+        with tarfile.open(saved) as tar:
+            names = set(tar.getnames())
+        assert {"./files/h1/image/own.img", "./files/h2/storage0/data.img",
+                "./files/h2/storage1/share/hello.txt",
+                "./files/h2/storage2/ro.sqfs"} <= {n if n.startswith("./") else "./" + n
+                                                    for n in names}
+        shutil.rmtree(lab)                                  # "another machine": none of them
+
+        restored = engine.run(archive.restore(saved, "back", tmp_path / "elsewhere"))
+        h1, h2 = restored.topo.node("h1"), restored.topo.node("h2")
+        assert h1.image == "files/h1/image/own.img"
+        assert [st.source for st in h2.storages] == [
+            "files/h2/storage0/data.img", "files/h2/storage1/share", "files/h2/storage2/ro.sqfs"]
+        data = restored.dir.root / "files" / "h2" / "storage0" / "data.img"
+        assert data.stat().st_blocks * 512 < 8 * 2**20, "the user's disk lost its holes"
+        engine.run(restored.up(), timeout=600)
+        pids += [p.pid for _, p in restored.registry.items()]
+        console = restored.dir.node_dir("h1") / "console.log"
+        deadline = time.monotonic() + 60
+        while marker not in (console.read_bytes() if console.exists() else b""):
+            assert time.monotonic() < deadline, "the user's own disk did not boot after restore"
+            time.sleep(0.2)
+        assert sh(restored, "dd if=/dev/vdb bs=8 count=1 2>/dev/null") == "CHANGED!"
+        sh(restored, "modprobe 9pnet_virtio && modprobe 9p && mkdir -p /mnt/s && "
+                     "mount -t 9p -o trans=virtio share /mnt/s")
+        assert sh(restored, "cat /mnt/s/hello.txt") == "shared\n"
+        sh(restored, "modprobe squashfs && mkdir -p /mnt/q && mount -t squashfs /dev/vdc /mnt/q")
+        assert sh(restored, "cat /mnt/q/inside.txt") == "squashed\n"
+    finally:
+        for session in (s, restored):
+            if session is not None:
+                engine.run(session.down())
+    assert not [p for p in pids if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]

@@ -19,31 +19,9 @@ pytestmark = pytest.mark.qemu
 MARKER = b"user disk says hello"
 
 
-def serial_boot_sector(message: bytes) -> bytes:
-    """A 512-byte MBR that prints `message` on COM1 and halts: a whole machine of its own."""
-    code = bytes([
-        0xFA,                         # cli
-        0x31, 0xC0, 0x8E, 0xD8,       # xor ax,ax; mov ds,ax
-        0xFC,                         # cld
-        0xBA, 0xF8, 0x03,             # mov dx,0x3f8
-        0xBE, 0x00, 0x00,             # mov si,msg (patched below)
-        0xAC,                         # next: lodsb
-        0x84, 0xC0,                   # test al,al
-        0x74, 0x03,                   # jz halt
-        0xEE,                         # out dx,al
-        0xEB, 0xF8,                   # jmp next
-        0xF4,                         # halt: hlt
-        0xEB, 0xFD,                   # jmp halt
-    ])
-    msg_at = 0x7C00 + len(code)
-    code = code[:10] + bytes([msg_at & 0xFF, msg_at >> 8]) + code[12:]
-    body = code + message + b"\r\n\0"
-    return body + b"\0" * (510 - len(body)) + b"\x55\xaa"
-
-
-def test_a_host_on_its_own_disk_runs_without_an_agent(engine, tmp_path):
+def test_a_host_on_its_own_disk_runs_without_an_agent(engine, tmp_path, boot_sector):
     disk = tmp_path / "own.img"
-    disk.write_bytes(serial_boot_sector(MARKER) + bytes(1024 * 1024 - 512))
+    disk.write_bytes(boot_sector(MARKER) + bytes(1024 * 1024 - 512))
     t = examples.two_hosts()
     t.node("h1").image = str(disk)
     s = Session.create(t, base=tmp_path / "sessions")
@@ -62,7 +40,7 @@ def test_a_host_on_its_own_disk_runs_without_an_agent(engine, tmp_path):
             engine.run(s.node("h1").run("true"))
         assert engine.run(s.node("h2").run("true")).exitcode == 0   # the nemu host is unaffected
         # the user's file is the overlay's read-only base: the guest never writes into it
-        assert disk.read_bytes()[:512] == serial_boot_sector(MARKER)
+        assert disk.read_bytes()[:512] == boot_sector(MARKER)
     finally:
         engine.run(s.down())
     assert pids
