@@ -7,7 +7,8 @@
   ``due - LEAD`` and, when it fires, send everything due within ``SLACK``. asyncio's loop sleeps
   in whole milliseconds (epoll), so a timer fires 0..1 ms after it was set for: arming half a
   millisecond early centres the error on zero (about +/- 0.5 ms) instead of always being late
-  (uvloop's timers are late by less, so its lead is smaller: `UVLOOP_LEAD`),
+  (uvloop's timers are late by less, so its lead is smaller: `UVLOOP_LEAD`; but it runs a
+  timer under half a millisecond at once, so its shortest wait is `UVLOOP_MIN_WAIT`),
   and sending frames due within the slack means a wake-up never finds "too early" work, so the
   loop never spins. See measurements.md: waking exactly per frame costs 33-89 % CPU.
 * **batching**: ports with frames ready are flushed once per loop iteration (``call_soon``), so
@@ -40,6 +41,10 @@ log = logging.getLogger("vswitch")
 SLACK = 0.0005
 LEAD = 0.0005          # asyncio: a timer fires 0.2-2 ms late, median 0.7 (epoll's whole ms)
 UVLOOP_LEAD = 0.0002   # uvloop: -0.35..+0.7 ms, median +0.18 (measured on the 2-core machine)
+# uvloop rounds a timer's delay to whole milliseconds and runs one under 0.5 ms at once: a port
+# due in 0.3 ms would re-arm itself immediately, over and over (a shaped 100 Mbit/s link spun
+# a whole core). Its shortest wait is therefore one that rounds to 1 ms.
+UVLOOP_MIN_WAIT = 0.0006
 NAME_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 DIRECTIONS = ("in", "out", "both")
 
@@ -54,6 +59,7 @@ class VSwitch:
     def __init__(self, slack: float = SLACK, lead: float | None = None) -> None:
         self.slack = slack
         self.lead = lead              # None: the measured one for the running loop (start())
+        self.min_wait = 0.0           # a positive timer delay is at least this (uvloop: 1 ms)
         self.devices: dict[str, Device] = {}
         self.transports: dict[Port, Transport] = {}
         self.captures: dict[Port, Capture] = {}
@@ -72,8 +78,10 @@ class VSwitch:
         # time.monotonic, not loop.time(): uvloop's is libuv's millisecond clock, cached per
         # loop iteration, which would stamp frames up to a millisecond early
         self.clock = time.monotonic
+        uv = type(self._loop).__module__.startswith("uvloop")
         if self.lead is None:
-            self.lead = UVLOOP_LEAD if type(self._loop).__module__.startswith("uvloop") else LEAD
+            self.lead = UVLOOP_LEAD if uv else LEAD
+        self.min_wait = UVLOOP_MIN_WAIT if uv else 0.0
         self._tick_task = self._loop.create_task(self._ticker())
 
     async def stop(self) -> None:
@@ -109,8 +117,10 @@ class VSwitch:
         port.timer_at = at
         assert self._loop is not None and self.lead is not None
         # relative to our clock (loop.time() may be another, coarser one: uvloop)
-        self._handles[port] = self._loop.call_later(at - self.lead - self.clock(), self._pump,
-                                                    port)
+        delay = at - self.lead - self.clock()
+        if 0 < delay < self.min_wait:
+            delay = self.min_wait
+        self._handles[port] = self._loop.call_later(delay, self._pump, port)
 
     def _pump(self, port: Port) -> None:
         port.timer_at = None

@@ -295,6 +295,42 @@ def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth) ->
     arun(body)
 
 
+def test_a_shaped_link_waits_between_frames_instead_of_spinning(  # type: ignore[no-untyped-def]
+        arun, peer_cls, tmp_sock_dir, eth) -> None:
+    """At 100 Mbit/s a 1500 B frame is due every 0.12 ms, under the loop's millisecond timer
+    grain. Each wake-up must send what is due and sleep: uvloop runs a timer under 0.5 ms at
+    once, and re-arming one for the next frame made the port pump in a busy loop (a whole
+    core for one shaped link). 1000 frames take about 120 ms: at most one pump per frame or
+    two, not tens of thousands."""
+    async def body() -> None:
+        vs = await started()
+        pumps = 0
+        pump = vs._pump
+
+        def counted(port):  # type: ignore[no-untyped-def]
+            nonlocal pumps
+            pumps += 1
+            pump(port)
+        vs._pump = counted  # type: ignore[method-assign]
+        vs.add_device("l1", "link")
+        addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
+        await vs.add_port("l1", "a", listen(addr["a"]),
+                          params={"in": {"bandwidth": 100_000_000, "queue": 2000}})
+        await vs.add_port("l1", "b", listen(addr["b"]))
+        a = await peer_cls.connect(addr["a"])
+        b = await peer_cls.connect(addr["b"])
+        await wait_for(lambda: all(p.sink for p in vs.devices["l1"].ports.values()))
+        frames = [eth(2, 1, struct.pack(">I", i) * 371 + b"xx") for i in range(1000)]  # 1500 B
+        t0 = time.monotonic()
+        await a.send(frames)
+        assert await b.recv(1000, timeout=10) == frames
+        took = time.monotonic() - t0
+        assert took >= 0.11, f"1000 x 1500 B at 100 Mbit/s took {took:.3f} s: not shaped"
+        assert pumps <= 500, f"{pumps} timer wake-ups for 1000 frames: the port spins"
+        await vs.stop()
+    arun(body)
+
+
 def test_bad_frames_and_faults(arun, peer_cls, tmp_sock_dir, eth, caplog) -> None:  # type: ignore[no-untyped-def]
     """Bad input on hub port a: counted as invalid, logged once per cause, the connection
     closed when the stream is not QEMU framing; ports b and c never notice."""
