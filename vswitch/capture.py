@@ -29,6 +29,7 @@ _REC = struct.Struct("<IIII")
 FLUSH_BYTES = 1 << 18
 MAX_BACKLOG = 1 << 22
 FLUSH_INTERVAL = 0.1
+JOIN_MAX = 256          # frames up to this size are copied into one record block per burst
 IOV_MAX = os.sysconf("SC_IOV_MAX") if hasattr(os, "sysconf") else 1024
 NO_READER = "no process is reading the FIFO"   # the error text callers may wait on
 
@@ -77,9 +78,10 @@ class Capture:
         parts = self.parts
         append = parts.append
         pack = _REC.pack
-        lengths = set(map(len, frames))
-        if len(lengths) == 1:        # a burst of one size (bulk data): records in one C call
-            n = lengths.pop()
+        n = len(frames[0]) if frames else 0
+        if 0 < n <= JOIN_MAX and len(set(map(len, frames))) == 1:
+            # a burst of small frames of one size: the records in one C call (for big frames
+            # the copy would cost more than the per-frame appends it saves)
             hdr = pack(sec, usec, n, n)
             append(hdr)
             append(hdr.join(frames))
