@@ -390,16 +390,10 @@ class Session(LiveEditing):
 
     async def down(self) -> None:
         """Stop every process of the session (by PID), machines first."""
-        await self._stop_watching()
-        self._stopping.update(self.registry.roles())
-        for name, agent in self.agents.items():
+        self._stopping.update(self.registry.roles())    # no crash reports for these
+        for name in self.agents:
             self._set_state(name, NodeState.STOPPING)
-            with contextlib.suppress(Exception):
-                await agent.close()
-        if self.fabric.client is not None:
-            with contextlib.suppress(Exception):
-                await self.fabric.client.close()
-            self.fabric.client = None
+        await self.detach()
         await self.registry.stop_all()
         self.agents.clear()
         for name in self.states:
