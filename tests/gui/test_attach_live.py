@@ -141,3 +141,20 @@ def test_attach_with_no_lab_running_says_so(qtbot, qapp, tmp_path, sessions) -> 
         w.bridge.shutdown()
         w.close()
         w.deleteLater()
+
+
+def test_nemu_gui_attach_without_a_lab_opens_and_says_so(qtbot, qapp, tmp_path, sessions) -> None:
+    """`nemu-gui --attach` with nothing running: the window opens idle and says why."""
+    from nemu_gui.app import build_window, parse_args
+
+    configure(qapp)
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = build_window(parse_args(["--attach"]), settings, tmp_path / "recovery")
+    try:
+        qtbot.waitUntil(lambda: any("No lab is running" in n.text
+                                    for n in w.notifications.items), timeout=5000)
+        assert w.bridge.state is RunState.IDLE
+    finally:
+        w.bridge.shutdown()
+        w.close()
+        w.deleteLater()
