@@ -18,9 +18,11 @@ import psutil
 
 from engine import topofile, units
 from engine.errors import NemuError
+from engine.hosts import LocalHost
 from engine.hosts.base import ProcessState
 from engine.session.directory import SessionDir, find_session, list_sessions, running_sessions
 from engine.session.events import NodeStateChanged, Progress, SessionEvent
+from engine.session.registry import live_sessions
 from engine.session.session import Session
 
 
@@ -166,10 +168,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         sessions = list_sessions()
         if not sessions:
             print("no sessions")
+        live = {s.root for s in live_sessions({"local": LocalHost()})}
+        gone = []
         for s in sessions:
             st = s.read_state()
-            print(f"{s.name:24s} {st.get('status', 'created'):9s} {st.get('accel', ''):4s} "
-                  f"{s.root}")
+            status = st.get("status", "created")
+            if status in ("up", "starting") and s.root not in live:
+                status = "gone"                 # left up, but none of its processes runs
+                gone.append(s.name)
+            print(f"{s.name:24s} {status:9s} {st.get('accel', ''):4s} {s.root}")
+        if gone:
+            print(f"gone: left up, but none of its processes runs any more (the machine "
+                  f"restarted?); `nemu down -s {gone[0]}` marks it down, its disks are kept")
         return 0
     sdir = find_session(args.session)
 

@@ -63,3 +63,31 @@ def test_show_missing_file_is_one_clear_line(tmp_path):
     r = nemu("show", str(tmp_path / "nope.yaml"))
     assert r.returncode == 2
     assert r.stderr.strip() == f"nemu: error: {tmp_path / 'nope.yaml'}: no such file"
+
+
+def test_status_tells_a_session_whose_processes_are_gone_and_down_clears_it(tmp_path):
+    """A session left up whose machines no longer run (the computer restarted) is listed as
+    gone, with what to do; `nemu down` marks it down and keeps its files."""
+    import json
+    sessions = tmp_path / "sessions"
+    stale = sessions / "stale"
+    stale.mkdir(parents=True)
+    topofile.save(examples.two_hosts(), stale / "topology.yaml")
+    dead = {"host": "local", "pid": 4_000_000, "create_time": 1.0, "argv": ["qemu"],
+            "label": "h1"}
+    (stale / "state.json").write_text(json.dumps({"status": "up",
+                                                  "processes": {"qemu:h1": dead}}))
+    env = {"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin", "NEMU_SESSIONS": str(sessions)}
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*NEMU, *args], cwd=tmp_path, capture_output=True, text=True,
+                              check=False, env=env)
+
+    listing = run("status")
+    assert listing.returncode == 0, listing.stderr
+    assert listing.stdout.split()[:2] == ["stale", "gone"]
+    assert "`nemu down -s stale` marks it down" in listing.stdout
+    down = run("down", "-s", "stale")
+    assert down.returncode == 0, down.stderr
+    assert run("status").stdout.split()[:2] == ["stale", "down"]
+    assert (stale / "topology.yaml").exists()
