@@ -73,6 +73,17 @@ class Controller(QObject):
         self.undo_stack.push(cmd)
         return True
 
+    def forget_refused_removal(self, node: str, iface: str) -> bool:
+        """A running lab refused to take `iface` off `node` and it is back in the model: the
+        removal leaves the history (when it is the last step), so the next undo undoes the
+        edit before it instead of a step that changes nothing."""
+        cmd = self.undo_stack.command(self.undo_stack.index() - 1)
+        if not (isinstance(cmd, RemoveInterfaceCommand) and (cmd.node, cmd.name) == (node, iface)):
+            return False
+        cmd.setObsolete(True)
+        self.undo_stack.undo()       # an obsolete command is dropped, not undone
+        return True
+
     # ---- nodes ---------------------------------------------------------------------
     def add_node(self, kind: NodeKind, pos: Pos) -> str | None:
         name = self._topology.unique_name(KIND_STEM[kind])

@@ -68,6 +68,8 @@ class RunControls(QObject):
         a.stop_all.triggered.connect(self.stop_all)
         a.attach_lab.triggered.connect(lambda: self.attach_dialog())
         b.attached.connect(self._show_attached)
+        b.interfaceKept.connect(lambda node, iface, _why:
+                                w.controller.forget_refused_removal(node, iface))
         b.runStateChanged.connect(self._on_run_state)
         b.progress.connect(self._on_progress)
         b.nodeState.connect(lambda *_: self._progress_tooltip())
