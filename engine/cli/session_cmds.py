@@ -9,8 +9,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +73,8 @@ def register(sub: Any) -> None:
     p.add_argument("--end", choices=("a", "b"), default="a",
                    help="capture the frames sent by this end (default a)")
     p.add_argument("-w", "--write", type=Path, required=True,
-                   help="pcap file, or a FIFO that `wireshark -k -i FIFO` reads")
+                   help="pcap file, a FIFO that `wireshark -k -i FIFO` reads, or - for a "
+                        "live pcap stream on stdout (`... -w - | wireshark -k -i -`)")
     p.add_argument("--seconds", type=float, default=0, help="stop after this long")
     p.set_defaults(func=cmd_capture)
 
@@ -282,20 +285,66 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_capture(args: argparse.Namespace) -> int:
     sdir = pick_session(args.session)
+    to_stdout = str(args.write) == "-"
 
     async def go() -> None:
         s = await Session.attach(str(sdir.root))
-        await s.capture(args.link, args.end, args.write.resolve())
-        print(f"capturing {args.link} ({args.end} -> other end) to {args.write}; Ctrl-C stops",
-              file=sys.stderr)
-        try:
-            await asyncio.sleep(args.seconds or 10**9)
-        finally:
-            await s.capture(args.link, args.end, args.write, start=False)
+        with tempfile.TemporaryDirectory(prefix="nemu-capture-") as tmp:
+            target = Path(tmp) / "pcap.fifo" if to_stdout else args.write.resolve()
+            reader = None
+            if to_stdout:
+                os.mkfifo(target, 0o600)
+                # opened before the vswitch opens it for writing, which needs a reader
+                reader = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+            try:
+                await s.capture(args.link, args.end, target)
+                print(f"capturing {args.link} ({args.end} -> other end) to "
+                      f"{'stdout' if to_stdout else args.write}; Ctrl-C stops", file=sys.stderr)
+                try:
+                    if reader is None:
+                        await asyncio.sleep(args.seconds or 10**9)
+                    else:
+                        await _copy_to_stdout(reader, args.seconds or 10**9)
+                finally:
+                    await s.capture(args.link, args.end, target, start=False)
+            finally:
+                if reader is not None:
+                    os.close(reader)
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(go())
     return 0
+
+
+async def _copy_to_stdout(fd: int, seconds: float) -> None:
+    """The capture's FIFO to stdout as it comes, until `seconds` pass or the reader of
+    stdout goes away (a closed Wireshark ends the capture, not an error)."""
+    loop = asyncio.get_running_loop()
+    ready = asyncio.Event()
+    loop.add_reader(fd, ready.set)
+    out = sys.stdout.buffer
+    deadline = loop.time() + seconds
+    try:
+        while (left := deadline - loop.time()) > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ready.wait(), min(left, 1.0))
+            ready.clear()
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                continue
+            if not chunk:               # the vswitch closed its end
+                await asyncio.sleep(0.05)
+                continue
+            try:
+                out.write(chunk)
+                out.flush()
+            except BrokenPipeError:
+                with contextlib.suppress(OSError):   # no "Exception ignored" at exit
+                    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+                return
+    finally:
+        loop.remove_reader(fd)
 
 
 def cmd_save(args: argparse.Namespace) -> int:

@@ -79,6 +79,18 @@ def test_up_exec_set_link_run_status_kill_down(tmp_path):
                                 capture_output=True, text=True, check=True).stdout
         assert len(echoes.splitlines()) >= 2, echoes
 
+        # -w -: a live pcap stream on stdout, as `| wireshark -k -i -` reads it
+        stream = subprocess.Popen([sys.executable, "-m", "engine.cli.main", "capture", "h1-h2",
+                                   "-w", "-", "--seconds", "6"], cwd=tmp_path, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert stream.stderr is not None and b"to stdout" in stream.stderr.readline()
+        nemu("exec", "h1", "ping -c 2 -W 3 10.0.0.2")
+        pcap, _ = stream.communicate(timeout=60)
+        assert stream.returncode == 0 and pcap[:4] == bytes.fromhex("d4c3b2a1"), pcap[:24]
+        echoes = subprocess.run(["tshark", "-r", "-", "-Y", "icmp.type == 8"], input=pcap,
+                                capture_output=True, check=True).stdout.decode()
+        assert len(echoes.splitlines()) >= 2, echoes
+
         # the interactive shell, fed from a pipe, with the session bound
         shell = subprocess.run([sys.executable, "-m", "engine.cli.main", "shell"], cwd=tmp_path,
                                env=env, input="print('NAME=' + sh('h2', 'hostname').strip())\n",
