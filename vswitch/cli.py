@@ -25,7 +25,7 @@ from typing import Any
 from vswitch.addresses import parse_address
 from vswitch.control import ControlServer
 from vswitch.errors import RequestError, VSwitchError
-from vswitch.runtime import SLACK, VSwitch
+from vswitch.runtime import SLACK, TIMERS, VSwitch
 
 log = logging.getLogger("vswitch")
 
@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
                    default=os.environ.get("NEMU_VSWITCH_LOOP", "auto"),
                    help="uvloop (faster, if installed), asyncio (the standard one), or auto: "
                         "uvloop when it can be imported (default: $NEMU_VSWITCH_LOOP or auto)")
+    p.add_argument("--timer", choices=list(TIMERS),
+                   default=os.environ.get("NEMU_VSWITCH_TIMER", "auto"),
+                   help="what wakes the shaper and delay line: timerfd (Linux; within tens of "
+                        "microseconds of a frame's due time), loop (the event loop's timers, "
+                        "millisecond grain), or auto: timerfd where there is one "
+                        "(default: $NEMU_VSWITCH_TIMER or auto)")
     return p
 
 
@@ -99,7 +105,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.token_file:
         with open(args.token_file, encoding="utf-8") as f:
             token = f.read().strip()
-    vs = VSwitch(slack=args.slack_us / 1e6)
+    vs = VSwitch(slack=args.slack_us / 1e6, timer=args.timer)
     await vs.start()
     done = asyncio.Event()
 

@@ -11,11 +11,13 @@ import struct
 import time
 from typing import Any
 
+import pytest
+
 from vswitch.runtime import VSwitch
 
 
-async def started() -> VSwitch:
-    vs = VSwitch()
+async def started(timer: str = "auto") -> VSwitch:
+    vs = VSwitch(timer=timer)
     await vs.start()
     return vs
 
@@ -263,12 +265,13 @@ def test_delay_through_sockets_is_a_delay_line(arun, peer_cls, tmp_sock_dir, eth
     arun(body)
 
 
-def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("timer", ["timerfd", "loop"])
+def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth, timer) -> None:  # type: ignore[no-untyped-def]
     """300 frames into 100 ms of delay at 100 Mbit/s: nothing arrives before 100 ms, and the
     whole burst arrives in well under 2 s, in order and intact. Holding each frame for its
     delay in turn (a sleep per frame) would take 30 s; a delay line takes ~130 ms."""
     async def body() -> None:
-        vs = await started()
+        vs = await started(timer)
         vs.add_device("l1", "link")
         addr = {}
         for n in "ab":
@@ -295,23 +298,32 @@ def test_delayed_burst_keeps_the_link_rate(arun, peer_cls, tmp_sock_dir, eth) ->
     arun(body)
 
 
+@pytest.mark.parametrize("timer", ["timerfd", "loop"])
 def test_a_shaped_link_waits_between_frames_instead_of_spinning(  # type: ignore[no-untyped-def]
-        arun, peer_cls, tmp_sock_dir, eth) -> None:
+        arun, peer_cls, tmp_sock_dir, eth, timer) -> None:
     """At 100 Mbit/s a 1500 B frame is due every 0.12 ms, under the loop's millisecond timer
     grain. Each wake-up must send what is due and sleep: uvloop runs a timer under 0.5 ms at
     once, and re-arming one for the next frame made the port pump in a busy loop (a whole
     core for one shaped link). 1000 frames take about 120 ms: at most one pump per frame or
     two, not tens of thousands."""
     async def body() -> None:
-        vs = await started()
+        vs = VSwitch(timer=timer)
         pumps = 0
-        pump = vs._pump
+        pump, on_timerfd = vs._pump, vs._on_timerfd
 
         def counted(port):  # type: ignore[no-untyped-def]
             nonlocal pumps
             pumps += 1
             pump(port)
+
+        def counted_timerfd() -> None:
+            nonlocal pumps
+            pumps += 1
+            on_timerfd()
         vs._pump = counted  # type: ignore[method-assign]
+        vs._on_timerfd = counted_timerfd  # type: ignore[method-assign]
+        await vs.start()
+        assert vs.timer_kind == timer
         vs.add_device("l1", "link")
         addr = {n: "unix:" + os.path.join(tmp_sock_dir, n) for n in "ab"}
         await vs.add_port("l1", "a", listen(addr["a"]),
