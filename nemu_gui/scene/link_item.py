@@ -89,13 +89,15 @@ class LinkItem(QGraphicsItem):
         """Live rates: `tx_bps` is what end a sends, `rx_bps` what end b sends; `utilisation`
         is the busier direction's share of its configured bandwidth (None when unlimited)."""
         was_live = self.live is not None
+        before = self._pen_key()
         self.live = (tx_bps, rx_bps, utilisation)
-        self._pen_cache = None
         if was_live and self._legible:
             self.label.set_lazy(self._rates_text)     # same size: made when painted
         else:
             self._refresh_label()
-        self.update()
+        if self._pen_key() != before:   # the line looks the same: leave it unpainted
+            self._pen_cache = None
+            self.update()
 
     def _rates_text(self) -> str:
         assert self.live is not None
@@ -182,19 +184,23 @@ class LinkItem(QGraphicsItem):
             self._pen_cache = self._make_pen()
         return self._pen_cache
 
-    def _make_pen(self) -> QPen:
+    def _pen_key(self) -> tuple[str, int, bool]:
+        """What the line looks like: its pens are shared per key, and a stats sample that
+        leaves the key alone needs no repaint (a steady lab repaints almost nothing)."""
         up = self.link.a.params.up and self.link.b.params.up
         dashed = not up or self.a.node.host != self.b.node.host
         if self.isSelected():
-            key: tuple[str, int, bool] = ("selected", 0, dashed)
-        elif self.live is not None:
+            return ("selected", 0, dashed)
+        if self.live is not None:
             util = self.live[2]
             if util is None:                       # unlimited: only busy or idle
                 util = 0.05 if max(self.live[:2]) > 0 else 0.0
-            key = ("flash" if self.flashing else "live",
-                   round(min(1.0, max(0.0, util)) * UTIL_STEPS), dashed)
-        else:
-            key = ("idle" if up else "down", 0, dashed)
+            return ("flash" if self.flashing else "live",
+                    round(min(1.0, max(0.0, util)) * UTIL_STEPS), dashed)
+        return ("idle" if up else "down", 0, dashed)
+
+    def _make_pen(self) -> QPen:
+        key = self._pen_key()
         pen = _PENS.get(key)
         if pen is None:
             pen = _PENS[key] = _build_pen(*key)

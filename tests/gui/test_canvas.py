@@ -145,6 +145,13 @@ def test_link_labels_show_parameters_then_live_rates(window: MainWindow) -> None
     item.set_rates(9.8e6, 1.2e5, 0.98)
     assert item.label.text == "9.8 Mb/s ▶ ◀ 120 kb/s"
     assert item._pen().color().red() > 200                  # saturated: red
+    repaints: list[object] = []
+    item.update = lambda *a: repaints.append(a)  # type: ignore[method-assign]
+    item.set_rates(9.9e6, 1.3e5, 0.99)                      # same look: the line is left alone
+    assert item.label.text == "9.9 Mb/s ▶ ◀ 130 kb/s" and repaints == []
+    item.set_rates(2e6, 1.3e5, 0.2)                         # another colour: repainted
+    assert len(repaints) == 1 and item._pen().color().red() < 200
+    del item.update
     w.scene.set_link_rates("h1-h2", 0, 0, 0.0)
     assert item.label.text == "0 b/s ▶ ◀ 0 b/s"
     item.clear_rates()
