@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import warnings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QComboBox
 
 from engine.model import Topology
 from nemu_gui.app import configure
@@ -103,3 +105,72 @@ def drop_mime(view: CanvasView, mime, scene_pos: QPointF) -> bool:
                       Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(vp, drop)
     return drop.isAccepted()
+
+
+def choose_in_combo(qtbot, combo: QComboBox, text: str) -> None:
+    """Pick `text` the way a user does: open the list and click the item."""
+    index = combo.findText(text)
+    assert index >= 0, [combo.itemText(i) for i in range(combo.count())]
+    combo.showPopup()
+    view = combo.view()
+    qtbot.waitUntil(view.isVisible)
+    rect = view.visualRect(view.model().index(index, 0))
+    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    qtbot.waitUntil(lambda: not view.isVisible())
+
+
+@pytest.fixture
+def choose() -> Callable[..., None]:
+    """choose(qtbot, combo, text): pick an item of a combo box as a user does."""
+    return choose_in_combo
+
+
+class LabWindows:
+    """Designer windows whose labs REALLY run (QEMU, vswitch): opened with their sessions in a
+    test folder; closing stops the lab and checks by PID that nothing it started is left."""
+
+    @staticmethod
+    def pids(w: MainWindow) -> list[int]:
+        s = w.bridge.session
+        return [] if s is None else [p.pid for _role, p in s.registry.items()]
+
+    @classmethod
+    def close(cls, w: MainWindow) -> list[int]:
+        """Stop the window's lab if it runs, close the window; the PIDs it had running."""
+        pids = cls.pids(w)
+        if w.bridge.session is not None:
+            with contextlib.suppress(Exception):
+                w.bridge.stop_all()
+        w.bridge.shutdown()
+        w.controller.undo_stack.setClean()
+        w.close()
+        w.deleteLater()
+        return pids
+
+    @staticmethod
+    def assert_gone(pids: list[int]) -> None:
+        alive = [p for p in pids if psutil.pid_exists(p)
+                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        assert not alive, f"processes left running: {alive}"
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, qapp: QApplication, tmp: Path, topology: Topology) -> Iterator[MainWindow]:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("NEMU_SESSIONS", str(tmp / "sessions"))
+            configure(qapp)
+            settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+            w = MainWindow(settings, tmp / "recovery", topology=topology)
+            w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
+            w.show()
+            pids: list[int] = []
+            try:
+                yield w
+            finally:
+                pids = cls.close(w) or pids
+            cls.assert_gone(pids)
+
+
+@pytest.fixture(scope="session")
+def lab_windows() -> type[LabWindows]:
+    return LabWindows

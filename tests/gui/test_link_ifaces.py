@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox
 
 from engine import examples
@@ -14,18 +13,6 @@ from engine.model import End, Link, Node, NodeKind, Topology
 from engine.runtime import EngineThread
 from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.main_window import MainWindow
-
-
-def choose(qtbot, combo: QComboBox, text: str) -> None:
-    """Pick `text` the way a user does: open the list and click the item."""
-    index = combo.findText(text)
-    assert index >= 0, [combo.itemText(i) for i in range(combo.count())]
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    rect = view.visualRect(view.model().index(index, 0))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible())
 
 
 def items(combo: QComboBox) -> list[str]:
@@ -49,7 +36,8 @@ def three_hosts() -> Topology:
     return t
 
 
-def test_an_end_moves_to_a_new_interface_in_one_undo_step(qtbot, window: MainWindow) -> None:
+def test_an_end_moves_to_a_new_interface_in_one_undo_step(
+        qtbot, window: MainWindow, choose) -> None:
     lab = show(window, examples.build("two-hosts"), "h1-h2")
     ends = lab.properties.link_form.iface_ends
     combo = ends.combos["a"]
@@ -79,7 +67,7 @@ def test_an_end_moves_to_a_new_interface_in_one_undo_step(qtbot, window: MainWin
 
 
 def test_only_free_interfaces_are_offered_and_they_follow_other_edits(
-        qtbot, window: MainWindow) -> None:
+        qtbot, window: MainWindow, choose) -> None:
     lab = show(window, three_hosts(), "h1-h2")
     combo = lab.properties.link_form.iface_ends.combos["a"]
     assert items(combo) == ["eth0", "new interface (eth2)"]      # eth1 carries h1-h3
@@ -95,7 +83,8 @@ def test_only_free_interfaces_are_offered_and_they_follow_other_edits(
     assert topo.link("h1-h2").a.iface == "eth0" and combo.currentText() == "eth0"
 
 
-def test_a_switch_port_end_moves_and_a_slirp_has_no_choice(qtbot, window: MainWindow) -> None:
+def test_a_switch_port_end_moves_and_a_slirp_has_no_choice(
+        qtbot, window: MainWindow, choose) -> None:
     lab = show(window, examples.build("star"), "h1-sw1")
     combo = lab.properties.link_form.iface_ends.combos["b"]
     assert items(combo) == ["p1", "new interface (p4)"] and combo.isEnabled()
@@ -107,7 +96,7 @@ def test_a_switch_port_end_moves_and_a_slirp_has_no_choice(qtbot, window: MainWi
     assert items(nat) == ["nat0"] and not nat.isEnabled()   # a slirp takes no second one
 
 
-def test_a_refused_choice_shows_why_and_changes_nothing(qtbot, window: MainWindow) -> None:
+def test_a_refused_choice_shows_why_and_changes_nothing(qtbot, window: MainWindow, choose) -> None:
     lab = show(window, three_hosts(), "h1-h2")
     ends = lab.properties.link_form.iface_ends
     combo = ends.combos["a"]
@@ -156,7 +145,7 @@ def engine_thread():
 
 
 def test_while_running_the_bridge_replugs_the_link_in_order(
-        qtbot, make_window, engine_thread) -> None:
+        qtbot, make_window, engine_thread, choose) -> None:
     bridge = EngineBridge(engine=engine_thread)
     lab = show(make_window(), examples.build("two-hosts"), "h1-h2")
     fake = FakeSession()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication, QComboBox
+from PySide6.QtWidgets import QApplication
 
 from engine import topofile
 from engine.errors import SessionError
@@ -20,18 +20,6 @@ from nemu_gui.app import configure
 from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.main_window import MainWindow
 from nemu_gui.properties.node_ifaces import InterfaceList
-
-
-def choose(qtbot, combo: QComboBox, text: str) -> None:
-    """Pick `text` the way a user does: open the list and click the item."""
-    index = combo.findText(text)
-    assert index >= 0, [combo.itemText(i) for i in range(combo.count())]
-    combo.showPopup()
-    view = combo.view()
-    qtbot.waitUntil(view.isVisible)
-    rect = view.visualRect(view.model().index(index, 0))
-    qtbot.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    qtbot.waitUntil(lambda: not view.isVisible())
 
 
 def h1_with_a_free_eth1() -> Topology:
@@ -209,7 +197,7 @@ def running(qtbot, qapp: QApplication, tmp_path: Path, engine_thread: EngineThre
         w.controller.undo_stack.setClean()
 
 
-def test_while_running_a_removed_interface_leaves_the_lab_in_order(qtbot, running) -> None:
+def test_while_running_a_removed_interface_leaves_the_lab_in_order(qtbot, running, choose) -> None:
     t = h1_with_a_free_eth1()
     t.remove_link("h1-h3")
     w, fake = running(t)

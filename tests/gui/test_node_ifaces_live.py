@@ -6,18 +6,15 @@ nothing is left."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psutil
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from engine import examples
-from nemu_gui.app import configure
 from nemu_gui.engine_bridge import RunState
 from nemu_gui.main_window import MainWindow
 from nemu_gui.properties.node_ifaces import InterfaceList
@@ -28,30 +25,9 @@ BOOT_S = 120
 
 
 @pytest.fixture
-def lab(qapp: QApplication, tmp_path: Path) -> Iterator[MainWindow]:
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEMU_SESSIONS", str(tmp_path / "sessions"))
-        configure(qapp)
-        settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(settings, tmp_path / "recovery", topology=examples.two_hosts())
-        w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
-        w.show()
-        pids: list[int] = []
-        try:
-            yield w
-        finally:
-            s = w.bridge.session
-            pids = [] if s is None else [p.pid for _r, p in s.registry.items()]
-            if s is not None:
-                with contextlib.suppress(Exception):
-                    w.bridge.stop_all()
-            w.bridge.shutdown()
-            w.controller.undo_stack.setClean()
-            w.close()
-            w.deleteLater()
-        alive = [p for p in pids if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        assert not alive, f"processes left running: {alive}"
+def lab(qapp: QApplication, tmp_path: Path, lab_windows) -> Iterator[MainWindow]:
+    with lab_windows.open(qapp, tmp_path, examples.two_hosts()) as w:
+        yield w
 
 
 def wait(qtbot, cond: Callable[[], bool], w: MainWindow, timeout: int = 30000) -> None:

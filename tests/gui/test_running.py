@@ -6,7 +6,6 @@ drive the real widgets. Teardown always stops the lab and checks by PID that not
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from PySide6.QtWidgets import QApplication
 
 from engine import examples, units
 from engine.model import NodeKind
-from nemu_gui.app import configure
 from nemu_gui.engine_bridge import RunState
 from nemu_gui.main_window import MainWindow
 from nemu_gui.properties.scales import BANDWIDTH
@@ -28,42 +26,11 @@ pytestmark = pytest.mark.qemu
 BOOT_S = 120
 
 
-def _pids(w: MainWindow) -> list[int]:
-    s = w.bridge.session
-    return [] if s is None else [p.pid for _role, p in s.registry.items()]
-
-
-def _close(w: MainWindow) -> list[int]:
-    """Stop the window's lab if it runs, close the window; the PIDs it had running."""
-    pids = _pids(w)
-    if w.bridge.session is not None:
-        with contextlib.suppress(Exception):
-            w.bridge.stop_all()
-    w.bridge.shutdown()
-    w.controller.undo_stack.setClean()
-    w.close()
-    w.deleteLater()
-    return pids
-
-
 @pytest.fixture(scope="module")
-def lab(qapp: QApplication, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MainWindow]:
-    tmp = tmp_path_factory.mktemp("gui-lab")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEMU_SESSIONS", str(tmp / "sessions"))
-        configure(qapp)
-        settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
-        w = MainWindow(settings, tmp / "recovery", topology=examples.two_hosts())
-        w.file_menu.confirm_discard = lambda doing: True  # type: ignore[method-assign]
-        w.show()
-        pids: list[int] = []
-        try:
-            yield w
-        finally:
-            pids = _close(w) or pids
-        alive = [p for p in pids if psutil.pid_exists(p)
-                 and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
-        assert not alive, f"processes left running: {alive}"
+def lab(qapp: QApplication, tmp_path_factory: pytest.TempPathFactory,
+        lab_windows) -> Iterator[MainWindow]:
+    with lab_windows.open(qapp, tmp_path_factory.mktemp("gui-lab"), examples.two_hosts()) as w:
+        yield w
 
 
 def _wait(qtbot, cond, timeout: int = BOOT_S * 1000,
@@ -90,7 +57,8 @@ def _diagnosis(w: MainWindow, node: str) -> str:
             f"processes {[(r, p.pid) for r, p in s.registry.items()]}, logs {logs}")
 
 
-def test_start_all_boots_both_hosts_with_badges_and_status(qtbot, lab: MainWindow) -> None:
+def test_start_all_boots_both_hosts_with_badges_and_status(qtbot, lab: MainWindow,
+                                                           lab_windows) -> None:
     w = lab
     assert w.acts.start_all.isEnabled()
     seen: list[tuple[int, int, str, bool]] = []
@@ -111,7 +79,7 @@ def test_start_all_boots_both_hosts_with_badges_and_status(qtbot, lab: MainWindo
     assert "session two-hosts" in w.engine_label.text()
     assert w.run_controls.accel_label.text() == w.bridge.accel.upper() in ("TCG", "KVM")
     assert "2 nodes · 1 links" in w.counts_label.text()
-    assert len(_pids(w)) == 3            # two QEMUs and the vswitch
+    assert len(lab_windows.pids(w)) == 3  # two QEMUs and the vswitch
 
 
 def test_traffic_turns_the_link_label_into_rates_and_colour(qtbot, lab: MainWindow) -> None:
@@ -309,9 +277,9 @@ def test_renaming_a_running_machine_restarts_it_under_the_new_name(qtbot,
     assert s.topo.has_node("h2") and not s.topo.has_node("web")
 
 
-def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
+def test_stop_all_stops_every_process(qtbot, lab: MainWindow, lab_windows) -> None:
     w = lab
-    pids = _pids(w)
+    pids = lab_windows.pids(w)
     assert len(pids) == 3
     w.acts.stop_all.trigger()
     _wait(qtbot, lambda: w.bridge.state is RunState.IDLE, 30000)
@@ -324,7 +292,8 @@ def test_stop_all_stops_every_process(qtbot, lab: MainWindow) -> None:
 
 def test_the_start_flag_runs_the_lab_once_the_window_opens(qtbot, qapp: QApplication,
                                                           tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+                                                          monkeypatch: pytest.MonkeyPatch,
+                                                          lab_windows) -> None:
     """`nemu-gui LAB --start`, what `nemu demo` opens: the lab starts without a click."""
     from nemu_gui.app import build_window, parse_args
     monkeypatch.setenv("NEMU_SESSIONS", str(tmp_path / "sessions"))
@@ -337,11 +306,10 @@ def test_the_start_flag_runs_the_lab_once_the_window_opens(qtbot, qapp: QApplica
         w.show()
         _wait(qtbot, lambda: w.bridge.state is RunState.RUNNING)
         assert w.scene.nodes["h1"].state == "running" and w.scene.nodes["h2"].state == "running"
-        pids = _pids(w)
+        pids = lab_windows.pids(w)
         assert len(pids) == 3
         w.acts.stop_all.trigger()
         _wait(qtbot, lambda: w.bridge.state is RunState.IDLE, 30000)
     finally:
-        pids = _close(w) or pids
-    for p in pids:
-        assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
+        pids = lab_windows.close(w) or pids
+    lab_windows.assert_gone(pids)
