@@ -23,7 +23,7 @@ from engine.errors import NemuError
 from engine.hosts import LocalHost
 from engine.hosts.base import ProcessState
 from engine.session.directory import SessionDir, find_session, list_sessions, running_sessions
-from engine.session.events import NodeStateChanged, Progress, SessionEvent
+from engine.session.events import NodeStateChanged, Problem, Progress, SessionEvent
 from engine.session.registry import live_sessions
 from engine.session.session import Session
 
@@ -128,6 +128,8 @@ def print_event(event: SessionEvent) -> None:
         print(f"[{bar:20s}] {event.done}/{event.total} {event.message}", file=sys.stderr)
     elif isinstance(event, NodeStateChanged) and event.reason:
         print(f"  {event.node}: {event.state.value} ({event.reason})", file=sys.stderr)
+    elif isinstance(event, Problem):
+        print(f"nemu: {event.where}: {event.message}", file=sys.stderr)
 
 
 def cmd_up(args: argparse.Namespace) -> int:

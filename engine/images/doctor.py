@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from engine.hosts import Host
 from engine.hosts.local import PACKAGE_OF
-from engine.images.accel import AccelChoice, probe_kvm
+from engine.images.accel import AccelChoice, choose_accel
 
 # (program, Debian package, what nemu uses it for)
 TOOLS: tuple[tuple[str, str, str], ...] = (
@@ -53,4 +53,4 @@ class DoctorReport:
 async def diagnose(host: Host) -> DoctorReport:
     tools = tuple(ToolStatus(prog, PACKAGE_OF.get(prog, pkg), why, host.which(prog))
                   for prog, pkg, why in TOOLS)
-    return DoctorReport(await probe_kvm(host), tools)
+    return DoctorReport(await choose_accel(host, refresh=True), tools)   # probes anew

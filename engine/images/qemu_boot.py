@@ -41,6 +41,14 @@ class BootError(NemuError):
     """A node that could not be booted or did not come up; names the node."""
 
 
+class QemuExitedError(BootError):
+    """QEMU itself ended while the guest was booting; `log` is the end of its output."""
+
+    def __init__(self, message: str, log: str) -> None:
+        super().__init__(message)
+        self.log = log
+
+
 @dataclass
 class NicSpec:
     """One NIC: guest MAC, model (virtio | e1000 | rtl8139) and the QEMU -netdev backend.
@@ -211,7 +219,8 @@ class GuestMachine:
                 if not waiter.done() and self.host.state(self.handle) is not ProcessState.RUNNING:
                     waiter.cancel()
                     tail = log.read_text(errors="replace")[-800:] if log.exists() else ""
-                    raise BootError(f"node {self.spec.name}: QEMU exited during boot: {tail}")
+                    raise QemuExitedError(
+                        f"node {self.spec.name}: QEMU exited during boot: {tail}", tail)
             waiter.result()
         except BaseException:
             await self.stop()

@@ -23,11 +23,11 @@ from engine.errors import NemuError, SessionError, TopologyErrors
 from engine.fabric import NO_FIFO_READER, VSwitchFabric
 from engine.hosts import LocalHost
 from engine.hosts.base import Host, ProcessHandle, ProcessState
-from engine.images.accel import AccelChoice, choose_accel
+from engine.images.accel import AccelChoice, choose_accel, kvm_failure, remember
 from engine.images.builder import Builder, Image, find_image
 from engine.images.disk import backing_file
 from engine.images.guest_agent import ExecResult, GuestAgent, GuestAgentError
-from engine.images.qemu_boot import GuestMachine, socket_dir
+from engine.images.qemu_boot import GuestMachine, MachineSpec, QemuExitedError, socket_dir
 from engine.model import End, NodeKind, Topology
 from engine.model.node import parse_forward
 from engine.plan.addressing import SLIRP_NET, MachinePlan, plan
@@ -39,6 +39,7 @@ from engine.session.events import (
     NodeHealth,
     NodeState,
     NodeStateChanged,
+    Problem,
     ProcessDied,
     Progress,
     SessionEvent,
@@ -235,13 +236,15 @@ class Session(LiveEditing):
             self.emit(Progress(min(done, total), total, msg))
 
         self.dir.prepare()
+        state = self.dir.read_state()
+        state["status"] = "starting"
+        self.dir.write_state(state)
+        # images first: on a fresh machine the accelerator test needs their kernel
+        images = await self._images(lambda m: self.emit(Progress(done, total, m)))
         if self.accel is None:
             self.accel = await choose_accel(self.host)
-        state = self.dir.read_state()
-        state.update(accel=self.accel.accel, accel_reason=self.accel.reason, status="starting")
-        self.dir.write_state(state)
+        self._record_accel()
         step(f"accelerator: {self.accel.accel.upper()} ({self.accel.reason})")
-        images = await self._images(lambda m: self.emit(Progress(done, total, m)))
         self.plans = plan(self.topo)
         self.wiring = self._wiring()
         self._images_by_name = images
@@ -310,22 +313,51 @@ class Session(LiveEditing):
             self.host, node, self.plans[name], self.dir.node_dir(name), image, self.accel,
             {i.name: self.nic_socket(name, i.name) for i in node.interfaces},
             self.resolve_path)
-        m = GuestMachine(self.host, spec)
-        self.agents[name] = m.agent
         self._nics.update((name, i.name) for i in node.interfaces)
         self._set_state(name, NodeState.STARTING)
-        boot_task = asyncio.ensure_future(m.start())
-        while m.handle is None and not boot_task.done():
-            await asyncio.sleep(0.01)
-        if m.handle is not None:
-            self.registry.add(self._role(name), m.handle)
         try:
-            seconds = await boot_task
+            try:
+                seconds = await self._boot(name, spec)
+            except QemuExitedError as e:
+                reason = kvm_failure(e.log) if spec.accel.accel == "kvm" else None
+                if reason is None:
+                    raise
+                self._fall_back_to_tcg(reason)
+                spec.accel = self.accel
+                seconds = await self._boot(name, spec)
         except BaseException as e:
             self._set_state(name, NodeState.CRASHED, str(e))
             raise
         self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s"
                         if spec.wait_for_agent else f"QEMU running in {seconds:.1f} s (own disk)")
+
+    async def _boot(self, name: str, spec: MachineSpec) -> float:
+        """Start one machine's QEMU, recorded as soon as it has a PID, and wait until it is
+        ready; the seconds it took."""
+        m = GuestMachine(self.host, spec)
+        self.agents[name] = m.agent
+        boot_task = asyncio.ensure_future(m.start())
+        while m.handle is None and not boot_task.done():
+            await asyncio.sleep(0.01)
+        if m.handle is not None:
+            self.registry.add(self._role(name), m.handle)
+        return await boot_task
+
+    def _record_accel(self) -> None:
+        assert self.accel is not None
+        state = self.dir.read_state()
+        state.update(accel=self.accel.accel, accel_reason=self.accel.reason)
+        self.dir.write_state(state)
+
+    def _fall_back_to_tcg(self, reason: str) -> None:
+        """A guest died under KVM although the probe passed: the session (and every later
+        one on this machine) runs under TCG; said once, however many guests hit it."""
+        if self.accel is not None and self.accel.accel == "tcg":
+            return
+        self.accel = AccelChoice("tcg", f"KVM failed here: {reason}; using TCG")
+        remember(self.host, self.accel)
+        self._record_accel()
+        self.emit(Problem("accelerator", self.accel.reason))
 
     async def _start_slirp(self, name: str) -> None:
         log = self.dir.logs / f"{name}.log"
