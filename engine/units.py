@@ -209,6 +209,15 @@ def format_memory(mib: int) -> str:
     return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
 
 
+def format_bytes(n: float) -> str:
+    """A byte count for people: '512 B', '220 MiB', '23.4 GiB'."""
+    for unit, factor in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if abs(n) >= factor:
+            v = n / factor
+            return f"{v:.1f} {unit}" if v < 100 and v != int(v) else f"{v:.0f} {unit}"
+    return f"{n:.0f} B"
+
+
 def _trim(x: float) -> str:
     """Shortest text for a float that reads back equal: 10.0 -> '10', 1.25 -> '1.25'."""
     if x == int(x) and abs(x) < 1e15:

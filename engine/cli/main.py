@@ -7,7 +7,10 @@ Each module in COMMAND_MODULES has `register(subparsers)`, which adds its subcom
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import select
 import sys
 from collections.abc import Sequence
 
@@ -17,6 +20,8 @@ COMMAND_MODULES = (
     "engine.cli.topology_cmds",
     "engine.cli.demo_cmds",
     "engine.cli.session_cmds",
+    "engine.cli.node_cmds",
+    "engine.cli.link_cmds",
     "engine.cli.images_cmds",
 )
 
@@ -43,6 +48,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("nemu: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        if not _stdout_closed():
+            raise
+        # the reader of our output went away (`nemu status | head -1`): end quietly, as
+        # Unix tools do, and keep Python from complaining when it flushes stdout at exit
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+
+
+def _stdout_closed() -> bool:
+    """Whether stdout is a pipe nobody reads any more (a broken pipe elsewhere, e.g. a
+    socket, is a real error)."""
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 if __name__ == "__main__":

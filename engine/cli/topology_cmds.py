@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 from typing import Any
 
 from engine import examples, topofile
 from engine.errors import NemuError
+from engine.hosts import LocalHost
 from engine.model import Link, Topology
 from engine.model.params import PERFECT, DirectionParams
+from engine.session.resources import memory_problems
 
 
 def register(sub: Any) -> None:
@@ -44,6 +47,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{path}: ok ({len(topo.nodes)} nodes: "
               + ", ".join(f"{v} {k}" for k, v in c.items() if v)
               + f"; {len(topo.links)} links)")
+        for problem in memory_problems(topo.nodes, asyncio.run(LocalHost().memory())):
+            print(f"{path}: warning: {problem} (`nemu up` refuses it on this machine)",
+                  file=sys.stderr)
     return 1 if bad else 0
 
 

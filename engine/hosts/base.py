@@ -64,10 +64,35 @@ class ProcessHandle:
                    label=str(rec.get("label") or ""), log_path=Path(str(log)) if log else None)
 
 
+@dataclass(frozen=True)
+class MemoryInfo:
+    """A host's memory in bytes: all of it, and what new processes can still get."""
+
+    total: int
+    available: int
+
+
+def parse_meminfo(text: str) -> MemoryInfo:
+    """`MemTotal` and `MemAvailable` (+ `SwapFree`) of a /proc/meminfo text."""
+    kib: dict[str, int] = {}
+    for line in text.splitlines():
+        key, _, rest = line.partition(":")
+        parts = rest.split()
+        if parts and parts[0].isdigit():
+            kib[key.strip()] = int(parts[0])
+    return MemoryInfo(kib.get("MemTotal", 0) * 1024,
+                      (kib.get("MemAvailable", kib.get("MemFree", 0)) + kib.get("SwapFree", 0))
+                      * 1024)
+
+
 class Host(ABC):
     """A machine nemu can run things on."""
 
     name: str
+
+    async def memory(self) -> MemoryInfo:
+        """The host's memory, read from its /proc/meminfo (a host may know a faster way)."""
+        return parse_meminfo((await self.run(["cat", "/proc/meminfo"], timeout=30)).text)
 
     @abstractmethod
     async def run(self, argv: Sequence[str], *, input: bytes | None = None,

@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 
 from engine.errors import CommandError, HostError, ToolMissingError
-from engine.hosts.base import CommandResult, Host, ProcessHandle, ProcessState
+from engine.hosts.base import CommandResult, Host, MemoryInfo, ProcessHandle, ProcessState
 
 # Which Debian package provides a program nemu calls: used to turn "not found" into advice.
 PACKAGE_OF = {
@@ -147,3 +147,7 @@ class LocalHost(Host):
 
     def which(self, program: str) -> str | None:
         return shutil.which(program)
+
+    async def memory(self) -> MemoryInfo:
+        vm = psutil.virtual_memory()
+        return MemoryInfo(vm.total, vm.available + psutil.swap_memory().free)

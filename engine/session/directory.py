@@ -17,6 +17,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from engine.errors import NemuError
 from engine.topofile import write_atomic
 
 SESSION_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+OWNER_FILE = "owner"     # in a socket folder: the root of the session it belongs to
 
 
 def sessions_root() -> Path:
@@ -74,16 +76,38 @@ class SessionDir:
         return path
 
     def prepare(self) -> None:
-        """Create the directories (idempotent)."""
+        """Create the directories (idempotent), private to the user: guests' disks and
+        configurations (keys, user data) are nobody else's business."""
         for d in (self.root, self.logs, self.root / "nodes"):
-            d.mkdir(parents=True, exist_ok=True)
+            d.mkdir(parents=True, exist_ok=True, mode=0o700)
+            d.chmod(0o700)
         self.sockets.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.sockets.parent.chmod(0o700)
+        owner = self.sockets / OWNER_FILE
+        if not owner.exists():
+            owner.write_text(str(self.root.resolve()))
         link = self.root / "sockets"
         if not link.is_symlink():
             with contextlib.suppress(FileNotFoundError):
                 link.unlink()
             link.symlink_to(self.sockets)
+
+    def make_private(self, top: Path | None = None) -> None:
+        """Folders 0700 and files 0600 throughout the session, or its folder `top` (what
+        QEMU and qemu-img made with the default umask included); sockets are left alone."""
+        for dirpath, dirnames, filenames in os.walk(top or self.root):
+            with contextlib.suppress(OSError):
+                os.chmod(dirpath, 0o700)
+            for name in filenames:
+                path = os.path.join(dirpath, name)
+                with contextlib.suppress(OSError):
+                    if not os.path.islink(path):
+                        os.chmod(path, 0o600)
+            dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
+
+    def remove_sockets(self) -> None:
+        """Remove this session's socket folder (once nothing of it runs)."""
+        shutil.rmtree(self.sockets, ignore_errors=True)
 
     def read_state(self) -> dict[str, Any]:
         try:
@@ -142,3 +166,51 @@ def list_sessions(base: Path | None = None) -> list[SessionDir]:
 def running_sessions(base: Path | None = None) -> list[SessionDir]:
     """Sessions whose last controller left them up (or starting): ones to attach to."""
     return [s for s in list_sessions(base) if s.read_state().get("status") in ("up", "starting")]
+
+
+def sockets_base() -> Path:
+    """The folder holding every session's socket folder of this user."""
+    return Path(tempfile.gettempdir()) / f"nemu-{os.getuid()}"
+
+
+def sweep_socket_dirs(keep: frozenset[Path] = frozenset()) -> list[Path]:
+    """Remove socket folders left behind by sessions that are down, deleted or gone (left
+    up, but none of their processes runs), whatever folder their sessions live in; return
+    those removed. `keep`: session roots known to be running. A folder without an owner
+    record (made by an older nemu) goes only when it is empty."""
+    from engine.hosts import LocalHost
+    from engine.session.registry import session_runs
+
+    removed: list[Path] = []
+    base = sockets_base()
+    if not base.is_dir():
+        return removed
+    for d in base.iterdir():
+        if not d.is_dir() or d.is_symlink():
+            continue
+        try:
+            owner = Path((d / OWNER_FILE).read_text().strip())
+        except OSError:
+            with contextlib.suppress(OSError):
+                d.rmdir()                  # empty: nothing to lose
+                removed.append(d)
+            continue
+        if owner in keep:
+            continue
+        sdir = SessionDir(owner)
+        alive = sdir.topology_path.exists() and sdir.sockets == d and (
+            _starting(sdir) or session_runs(sdir, {"local": LocalHost()}))
+        if not alive:
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
+
+
+def _starting(sdir: SessionDir, within: float = 600.0) -> bool:
+    """A session being started right now (by another nemu), whose processes may not exist
+    yet: its sockets must stay."""
+    with contextlib.suppress(NemuError):
+        state = sdir.read_state()
+        return state.get("status") == "starting" and \
+            time.time() - float(state.get("updated", 0)) < within
+    return False

@@ -64,6 +64,9 @@ class LiveEditing:
     async def _start_slirp(self, name: str) -> None:
         raise NotImplementedError
 
+    async def _launch(self, name: str) -> None:
+        raise NotImplementedError
+
     @property
     def running(self) -> bool:
         return self.fabric.client is not None
@@ -94,16 +97,9 @@ class LiveEditing:
             raise SessionError(f"the lab is not running; start it first (then {name})")
         if self.states.get(name) in (NodeState.RUNNING, NodeState.STARTING):
             raise SessionError(f"{name} is already {self.states[name].value}")
-        role = self._role(name)
-        if role in self.registry.roles():          # a crashed process's record
-            await self.registry.stop(role)
-        self._stopping.discard(role)
-        if node.kind.is_machine:
-            await self._start_machine(name)
-        elif node.kind is NodeKind.SLIRP:
-            await self._start_slirp(name)
-        else:
+        if node.kind.is_fabric:
             raise SessionError(f"{name} runs inside the vswitch and has no process of its own")
+        await self._launch(name)
 
     async def restart_node(self, name: str) -> None:
         await self.stop_node(name)

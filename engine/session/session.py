@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import psutil
 
@@ -33,7 +34,13 @@ from engine.model.node import parse_forward
 from engine.plan.addressing import SLIRP_NET, MachinePlan, plan
 from engine.plan.wiring import Wiring, plan_wiring, vswitch_changes
 from engine.qemu.argv import PortForward, slirp_argv
-from engine.session.directory import SessionDir, create_session_dir, find_session
+from engine.session import guest_jobs
+from engine.session.directory import (
+    SessionDir,
+    create_session_dir,
+    find_session,
+    sweep_socket_dirs,
+)
 from engine.session.events import (
     LinkParamsApplied,
     NodeHealth,
@@ -45,10 +52,12 @@ from engine.session.events import (
     SessionEvent,
     StatsUpdate,
 )
+from engine.session.guest_jobs import GuestJob
 from engine.session.linkstats import LinkStatsReader
 from engine.session.live_edit import LiveEditing
 from engine.session.machines import is_disk_path, machine_image, prepare_machine
 from engine.session.registry import ProcessRegistry
+from engine.session.resources import memory_problems
 
 Listener = Callable[[SessionEvent], None]
 
@@ -71,9 +80,38 @@ class NodeControl:
                     "org.qemu.guest_agent.0, which a user's own disk must run") from None
         return self.agent
 
+    @overload
+    async def run(self, command: str | list[str], timeout: float = ...,
+                  input: bytes | None = ..., detach: Literal[False] = ...) -> ExecResult: ...
+
+    @overload
+    async def run(self, command: str | list[str], timeout: float = ...,
+                  input: bytes | None = ..., *, detach: Literal[True]) -> GuestJob: ...
+
     async def run(self, command: str | list[str], timeout: float = 60.0,
-                  input: bytes | None = None) -> ExecResult:
-        return await (await self._ready()).exec(command, timeout=timeout, input=input)
+                  input: bytes | None = None, detach: bool = False) -> ExecResult | GuestJob:
+        """Run a command (a string through /bin/sh -c, a list as an argv) and wait for it;
+        with `detach`, leave it running as a job (see `guest_jobs`) and return at once."""
+        if not detach:
+            return await (await self._ready()).exec(command, timeout=timeout, input=input)
+        argv, text = guest_jobs.start_argv(command)
+        r = await (await self._ready()).exec(argv, timeout=timeout)
+        if r.exitcode != 0 or not r.text.strip().isdigit():
+            raise SessionError(f"{self.name}: starting {text!r} failed: "
+                               f"{(r.stderr or r.stdout).decode(errors='replace').strip()}")
+        return guest_jobs.GuestJob(self.name, int(r.text.strip()), text)
+
+    async def jobs(self) -> list[GuestJob]:
+        """The jobs started with `run(detach=True)` since the guest booted."""
+        r = await (await self._ready()).exec(guest_jobs.list_argv(), timeout=30)
+        return guest_jobs.parse_list(self.name, r.text)
+
+    async def kill_job(self, pid: int) -> None:
+        """Stop a job (its whole process group: TERM, then KILL after 3 s)."""
+        r = await (await self._ready()).exec(guest_jobs.kill_argv(pid), timeout=30)
+        if r.exitcode != 0:
+            raise SessionError(f"{self.name}: {r.stderr.decode(errors='replace').strip()} "
+                               "(started with `nemu exec --detach`?)")
 
     async def read_file(self, path: str) -> bytes:
         return await (await self._ready()).read_file(path)
@@ -224,9 +262,15 @@ class Session(LiveEditing):
         return out
 
     async def up(self) -> None:
-        """Start everything; returns when every machine's agent answers."""
-        machines = [n for n in self.topo.nodes if n.kind.is_machine]
-        slirps = [n for n in self.topo.nodes if n.kind is NodeKind.SLIRP]
+        """Start whatever of the lab is not running: everything for a new session; after a
+        crash, only what is gone (a running QEMU is never launched twice). Returns when every
+        machine's agent answers. A start that fails stops what it started and nothing else."""
+        live = {r for r in self.registry.roles()
+                if self.registry.state(r) is ProcessState.RUNNING}
+        machines = [n for n in self.topo.nodes if n.kind.is_machine
+                    and self._role(n.name) not in live]
+        slirps = [n for n in self.topo.nodes if n.kind is NodeKind.SLIRP
+                  and self._role(n.name) not in live]
         total = 3 + len(machines) + len(slirps)
         done = 0
 
@@ -235,6 +279,11 @@ class Session(LiveEditing):
             done += 1
             self.emit(Progress(min(done, total), total, msg))
 
+        short = memory_problems(machines, await self.host.memory())
+        if short:
+            raise SessionError("; ".join(short) + f" (on {self.host.name}); nothing was "
+                               "started: lower the nodes' memory")
+        sweep_socket_dirs(keep=frozenset({self.dir.root.resolve()}))
         self.dir.prepare()
         state = self.dir.read_state()
         state["status"] = "starting"
@@ -249,30 +298,61 @@ class Session(LiveEditing):
         self.wiring = self._wiring()
         self._images_by_name = images
         try:
-            proc = await self.fabric.start()
-            self.registry.add("vswitch", proc)
+            if "vswitch" in live:
+                if self.fabric.client is None:
+                    self.fabric.proc = self.registry.get("vswitch")
+                    await self.fabric.connect(timeout=5)
+                step("vswitch already up")
+            else:
+                await self.registry.stop("vswitch")        # a dead one's record
+                self._stopping.discard("vswitch")
+                self.registry.add("vswitch", await self.fabric.start())
+                step("vswitch up")
             for n in self.topo.nodes:
                 if n.kind.is_fabric:
                     self._set_state(n.name, NodeState.RUNNING)
-            step("vswitch up")
             for n in slirps:
-                await self._start_slirp(n.name)
+                await self._launch(n.name)
                 step(f"{n.name} (NAT) up")
-            await self.fabric.apply(self.wiring)
+            if "vswitch" not in live:     # a new vswitch: every link anew (QEMUs reconnect)
+                await self.fabric.apply(self.wiring)
             step("links wired")
 
             async def boot(name: str) -> None:
-                await self._start_machine(name)
+                await self._launch(name)
                 step(f"{name} running")
 
             await asyncio.gather(*(boot(n.name) for n in machines))
         except BaseException:
-            await self.down()
+            if live:
+                await self._stop_roles([r for r in self.registry.roles() if r not in live])
+            else:
+                await self.down()
             raise
         state = self.dir.read_state()
         state["status"] = "up"
         self.dir.write_state(state)
+        self.dir.make_private()
         self.watch()
+
+    async def _launch(self, name: str) -> None:
+        """Start one machine or NAT, dropping the record of a dead one it replaces."""
+        role = self._role(name)
+        if role in self.registry.roles():          # a crashed process's record
+            await self.registry.stop(role)
+        self._stopping.discard(role)
+        if self.topo.node(name).kind.is_machine:
+            await self._start_machine(name)
+        elif self.topo.node(name).kind is NodeKind.SLIRP:
+            await self._start_slirp(name)
+        else:
+            raise SessionError(f"{name} runs inside the vswitch and has no process of its own")
+
+    async def _stop_roles(self, roles: list[str]) -> None:
+        self._stopping.update(roles)
+        await asyncio.gather(*(self.registry.stop(r) for r in roles))
+        for role in roles:
+            self._stopping.discard(role)
 
     def watch(self) -> None:
         """Report crashes (ProcessDied, CRASHED) and node health as events from now on; `up`
@@ -328,6 +408,7 @@ class Session(LiveEditing):
         except BaseException as e:
             self._set_state(name, NodeState.CRASHED, str(e))
             raise
+        self.dir.make_private(self.dir.node_dir(name))
         self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s"
                         if spec.wait_for_agent else f"QEMU running in {seconds:.1f} s (own disk)")
 
@@ -434,6 +515,16 @@ class Session(LiveEditing):
         state["status"] = "down"
         self.dir.write_state(state)
         self._stopping.clear()
+        self._remove_sockets()
+
+    def _remove_sockets(self) -> None:
+        """Nothing runs: its sockets go (and those of other sessions that are down or gone)."""
+        for node in self.topo.nodes:
+            nd = self.dir.node_dir(node.name)
+            if socket_dir(nd) != nd:
+                shutil.rmtree(socket_dir(nd), ignore_errors=True)
+        self.dir.remove_sockets()
+        sweep_socket_dirs()
 
     # ---- using it ----------------------------------------------------------------------
     def node(self, name: str) -> NodeControl:
