@@ -4,8 +4,10 @@ Every quantity has one canonical text form, so a file saved by nemu loads back t
 values and saves again to the same text. Parsing is strict: a unit is required wherever a bare
 number would be ambiguous ("20" as a delay is an error, "20ms" is not).
 
-Internal units: bandwidth in bit/s (int), durations in nanoseconds (int), percentages as
-floats in percent (0.1 means 0.1 %), bit-error rate as a per-bit probability, sizes in bytes.
+Internal units: bandwidth in bit/s (int), durations in nanoseconds (int), shares (loss,
+duplication) as fractions 0..1 written as percentages ('0.1%' is 0.001), bit-error rate as a
+per-bit probability, sizes in bytes. They are the units of the link fields in
+`vswitch.params`, which declares the limits used here.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import math
 import re
 
 from engine.errors import UnitError
+from vswitch.params import MAX_BANDWIDTH, MAX_DURATION_NS
 
 _NUMBER = r"[-+]?(?:[0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|\.[0-9]+(?:[eE][-+]?[0-9]+)?)"
 _QUANTITY = re.compile(rf"^\s*(?P<num>{_NUMBER})\s*(?P<unit>[A-Za-zµμ/%]*)\s*$")
@@ -32,8 +35,6 @@ _SIZE_CANONICAL = ("B", "kB", "MB", "GB", "TB", "KiB", "MiB", "GiB", "TiB")
 _TIME_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "μs": 1_000, "ms": 1_000_000,
             "s": 1_000_000_000, "min": 60_000_000_000}
 
-MAX_BANDWIDTH = 10**12          # 1 Tbit/s: beyond is surely a typo
-MAX_DURATION_NS = 3600 * 10**9  # one hour of delay or jitter
 MAX_SIZE = 2**50                # 1 PiB: no queue or disk nemu handles comes near
 
 
@@ -139,8 +140,9 @@ def format_duration(ns: int) -> str:
     return f"{ns}ns"
 
 
-def parse_percent(text: object, what: str = "percentage") -> float:
-    """'0.1%' -> 0.1 (percent). A bare number is an error unless it is 0."""
+def parse_share(text: object, what: str = "percentage") -> float:
+    """'0.1%' -> 0.001: a share of frames, written as a percentage. A bare number is an error
+    unless it is 0."""
     value, unit = _split(text, what)
     if unit == "" and value != 0:
         raise _err(what, f"{text!r} needs a '%' sign, e.g. '0.1%'")
@@ -148,11 +150,12 @@ def parse_percent(text: object, what: str = "percentage") -> float:
         raise _err(what, f"unknown unit {unit!r} in {text!r} (write it as a percentage)")
     if not 0 <= value <= 100:
         raise _err(what, f"{text!r} must be between 0% and 100%")
-    return value
+    return value / 100
 
 
-def format_percent(pct: float) -> str:
-    return f"{_trim(pct)}%"
+def format_share(fraction: float) -> str:
+    """0.001 -> '0.1%' (rounded past float noise, so a file's text reads back the same)."""
+    return f"{_trim(round(fraction * 100, 12))}%"
 
 
 def parse_probability(text: object, what: str = "probability") -> float:

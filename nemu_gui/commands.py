@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from PySide6.QtGui import QUndoCommand
 
-from engine.model import DirectionParams, End, Interface, Link, Node, Topology
+from engine.model import USER_PARAMS, DirectionParams, End, Interface, Link, Node, Topology
 
 Pos = tuple[float, float]
 Which = End | Literal["both"]
@@ -241,7 +241,7 @@ class SetLinkParamsCommand(ModelCommand):
         ends: tuple[End, End] = ("a", "b")
         for end in ends:
             old = self.old[end]
-            self.topo.set_link_params(self.link, end, **{f: getattr(old, f) for f in _FIELDS})
+            self.topo.set_link_params(self.link, end, **{f: getattr(old, f) for f in USER_PARAMS})
 
     def id(self) -> int:
         return MERGE_LINK_PARAMS if self.merge_key is not None else -1
@@ -255,5 +255,3 @@ class SetLinkParamsCommand(ModelCommand):
         self.setText(f"set {', '.join(self.changes)} of {self.link}")
         return True
 
-
-_FIELDS = tuple(DirectionParams.__dataclass_fields__)

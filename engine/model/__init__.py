@@ -14,12 +14,22 @@ from engine.model.events import (
 )
 from engine.model.link import End, Endpoint, Link
 from engine.model.node import Interface, NicModel, Node, NodeKind, Storage, StorageKind
-from engine.model.params import BOOL_PARAMS, BerMode, DirectionParams
+from engine.model.params import (
+    BOOL_PARAMS,
+    SPECS,
+    USER_PARAMS,
+    BerMode,
+    DirectionParams,
+    format_value,
+    parse_value,
+)
 from engine.model.topology import Machine, Topology
 
 __all__ = [
-    "BOOL_PARAMS", "BerMode", "DirectionParams", "End", "Endpoint", "Interface", "Link",
+    "BOOL_PARAMS", "SPECS", "USER_PARAMS", "BerMode", "DirectionParams", "End", "Endpoint",
+    "Interface", "Link",
     "LinkAdded", "LinkChanged", "LinkRemoved", "LinkRewired", "Machine", "NicModel", "Node",
     "NodeAdded", "NodeChanged", "NodeKind", "NodeRemoved", "NodeRenamed", "Storage",
-    "StorageKind", "Topology", "TopologyChanged", "TopologyEvent",
+    "StorageKind", "Topology", "TopologyChanged", "TopologyEvent", "format_value",
+    "parse_value",
 ]

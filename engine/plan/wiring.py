@@ -58,18 +58,9 @@ class Wiring:
 
 
 def vswitch_params(p: DirectionParams, seed: int | None = None) -> dict[str, Any]:
-    """Model parameters in the vswitch's units (fractions, not percent)."""
-    return {"bandwidth": p.bandwidth, "overhead": p.overhead, "delay": p.delay,
-            "jitter": p.jitter, "reorder": p.reorder, "loss": p.loss / 100, "ber": p.ber,
-            "ber_mode": p.ber_mode.value, "corrupt": p.corrupt / 100,
-            "duplicate": p.duplicate / 100, "mtu": p.mtu, "queue": p.queue,
-            "queue_bytes": p.queue_bytes, "up": p.up, "seed": seed}
-
-
-def vswitch_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    """A partial update (field -> model value) in the vswitch's units."""
-    full = vswitch_params(DirectionParams().replace(**changes))
-    return {k: full[k] for k in changes}
+    """A direction's request to the vswitch: its parameters as they are (same units), with
+    the direction's seed."""
+    return {**p.to_json(), "seed": seed}
 
 
 def direction_seed(topo_seed: int | None, link: str, end: str) -> int | None:

@@ -32,7 +32,7 @@ from engine.images.qemu_boot import GuestMachine, MachineSpec, QemuExitedError, 
 from engine.model import End, NodeKind, Topology
 from engine.model.node import parse_forward
 from engine.plan.addressing import SLIRP_NET, MachinePlan, plan
-from engine.plan.wiring import Wiring, plan_wiring, vswitch_changes
+from engine.plan.wiring import Wiring, plan_wiring
 from engine.qemu.argv import PortForward, slirp_argv
 from engine.session import guest_jobs
 from engine.session.directory import (
@@ -548,7 +548,7 @@ class Session(LiveEditing):
                 diff = after.end(e).params.changes_from(before.end(e).params)
                 if diff:
                     tap = self.wiring.taps[(name, e)]
-                    applied[e] = await self.fabric.set_direction(tap, vswitch_changes(diff))
+                    applied[e] = await self.fabric.set_direction(tap, diff)   # same units
         topofile.save(self.topo, self.dir.topology_path, backup=False)
         self.emit(LinkParamsApplied(name, applied))
 

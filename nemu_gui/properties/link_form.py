@@ -22,27 +22,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine import units
 from engine.errors import LinkParamError, TopologyError
-from engine.model import BerMode, DirectionParams, End, Link
+from engine.model import SPECS, USER_PARAMS, BerMode, DirectionParams, End, Link, format_value
 from nemu_gui.commands import Which
 from nemu_gui.controller import Controller
 from nemu_gui.properties.link_ends import LinkEnds
 from nemu_gui.properties.quantity_field import QuantityField
-from nemu_gui.properties.scales import BANDWIDTH, DELAY, LOSS
+from nemu_gui.properties.scales import BY_UNIT
 
-_FIELDS: list[tuple[str, str, Callable[[Any], str], Any, str]] = [
-    # (field, label, formatter, slider scale, placeholder)
-    ("bandwidth", "Bandwidth", units.format_bandwidth, BANDWIDTH, "unlimited, 10Mbit"),
-    ("delay", "Delay", units.format_duration, DELAY, "20ms"),
-    ("jitter", "Jitter", units.format_duration, DELAY, "2ms"),
-    ("loss", "Loss", units.format_percent, LOSS, "0.1%"),
-    ("ber", "Bit errors", units.format_probability, None, "per-bit probability, 1e-6"),
-    ("duplicate", "Duplicate", units.format_percent, None, "0%"),
-    ("corrupt", "Corrupt", units.format_percent, None, "0%"),
-    ("mtu", "MTU", str, None, "1500"),
-    ("queue", "Queue", str, None, "frames, 1000"),
-]
+
+def _formatter(name: str) -> Callable[[Any], str]:
+    def fmt(value: Any) -> str:
+        text = format_value(name, value)
+        return "" if text is None else str(text)
+    return fmt
+
+
+def _placeholder(name: str) -> str:
+    spec = SPECS[name]
+    return ", ".join(t for t in (spec.none_means, spec.example) if t)
+
+
+# Every link field users set, as the vswitch declares it: a quantity (with a slider where its
+# unit has a scale), a choice (ber_mode) or a tick box (bool).
+_QUANTITIES = [n for n in USER_PARAMS if SPECS[n].unit not in ("bool", "ber_mode")]
+_TICKS = [n for n in USER_PARAMS if SPECS[n].unit == "bool"]
 
 
 class LinkForm(QWidget):
@@ -76,21 +80,27 @@ class LinkForm(QWidget):
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.fields: dict[str, QuantityField] = {}
-        for name, label, fmt, scale, placeholder in _FIELDS:
-            f = QuantityField(fmt, scale, placeholder)
+        for name in _QUANTITIES:
+            f = QuantityField(_formatter(name), BY_UNIT.get(SPECS[name].unit),
+                              _placeholder(name))
             f.setObjectName(f"link_{name}")
             f.edited.connect(lambda value, key, name=name: self._edited(name, value, key))
             self.fields[name] = f
-            form.addRow(label, f)
+            form.addRow(SPECS[name].label, f)
         self.ber_mode = QComboBox()
         self.ber_mode.addItems([m.value for m in BerMode])
         self.ber_mode.setToolTip("drop: a bit error loses the frame; flip: delivered damaged")
         self.ber_mode.activated.connect(
             lambda _i: self._edited("ber_mode", self.ber_mode.currentText(), None))
-        form.addRow("BER effect", self.ber_mode)
-        self.up = QCheckBox("Link is up")
-        self.up.clicked.connect(lambda on: self._edited("up", bool(on), None))
-        form.addRow("State", self.up)
+        form.addRow(SPECS["ber_mode"].label, self.ber_mode)
+        self.ticks: dict[str, QCheckBox] = {}
+        for name in _TICKS:
+            box = QCheckBox(SPECS[name].label)
+            box.setObjectName(f"link_{name}")
+            box.clicked.connect(lambda on, name=name: self._edited(name, bool(on), None))
+            self.ticks[name] = box
+            form.addRow("", box)
+        self.up = self.ticks["up"]
         layout.addLayout(form)
         self.applied = QLabel()
         self.applied.setObjectName("appliedNote")
@@ -135,7 +145,8 @@ class LinkForm(QWidget):
         for name, f in self.fields.items():
             f.set_value(getattr(p, name))
         self.ber_mode.setCurrentText(p.ber_mode.value)
-        self.up.setChecked(p.up)
+        for name, box in self.ticks.items():
+            box.setChecked(bool(getattr(p, name)))
         self._show_applied()
 
     def refresh_ends(self) -> None:
@@ -214,16 +225,9 @@ class LinkForm(QWidget):
 
 
 def applied_summary(fields: dict[str, Any]) -> str:
-    """The vswitch's confirmed values, in the form's words: '2 Mbit/s, 10 ms, loss 1 %'."""
-    parts = []
-    if "bandwidth" in fields:
-        parts.append(units.format_bandwidth(fields["bandwidth"]))
-    if "delay" in fields:
-        parts.append(units.format_duration(int(fields["delay"])))
-    if fields.get("jitter"):
-        parts.append(f"± {units.format_duration(int(fields['jitter']))}")
-    if fields.get("loss"):
-        parts.append(f"loss {units.format_percent(float(fields['loss']))}")
+    """The vswitch's confirmed values, in the file's words: 'bandwidth 2Mbit, loss 1%'."""
+    parts = [f"{SPECS[n].label.lower()} {format_value(n, fields[n])}"
+             for n in USER_PARAMS if n in fields and n != "up"]
     if fields.get("up") is False:
         parts.append("down")
     return ", ".join(parts) or "applied"

@@ -54,4 +54,7 @@ class LogScale:
 
 BANDWIDTH = LogScale(1e3, 1e10, unlimited_last=True)          # bit/s
 DELAY = LogScale(1e4, 1e10, zero_first=True)                    # ns: 10 µs .. 10 s
-LOSS = LogScale(1e-3, 100.0, zero_first=True, integer=False)    # percent
+SHARE = LogScale(1e-5, 1.0, zero_first=True, integer=False)     # a fraction: 0.001% .. 100%
+
+# The slider of a link field, by its unit (vswitch/params.py); units without one get none.
+BY_UNIT = {"bps": BANDWIDTH, "ns": DELAY, "fraction": SHARE}

@@ -19,7 +19,7 @@ def params_summary(p: DirectionParams) -> str:
             d += f"±{units.format_duration(p.jitter)}"
         parts.append(d)
     if p.loss:
-        parts.append(f"{units.format_percent(p.loss)} loss")
+        parts.append(f"{units.format_share(p.loss)} loss")
     if p.ber:
         parts.append(f"BER {units.format_probability(p.ber)}")
     return " ".join(parts)

@@ -14,7 +14,7 @@ from engine import examples
 from engine.errors import HostError
 from engine.fabric import FabricError, VSwitchFabric
 from engine.hosts import LocalHost, ProcessState
-from engine.plan.wiring import plan_wiring, vswitch_changes
+from engine.plan.wiring import plan_wiring
 
 
 class FakeNic:
@@ -64,7 +64,7 @@ def test_two_hosts_link_carries_frames_with_live_delay(tmp_path):
             got = await nics["h2"].recv()
             first = time.monotonic() - t0
             tap = wiring.taps[("h1-h2", "a")]
-            applied = await fab.set_direction(tap, vswitch_changes({"delay": "200ms"}))
+            applied = await fab.set_direction(tap, {"delay": 200_000_000})
             t1 = time.monotonic()
             await nics["h1"].send(frame(1, 2))
             await nics["h2"].recv()

@@ -195,7 +195,7 @@ def test_set_link_params_per_direction_and_errors():
     t.set_link_params(link.name, "b", delay="20ms", loss="1%")
     new = t.link(link.name)
     assert new.a.params.delay == 0 and new.b.params.delay == 20_000_000
-    assert new.b.params.bandwidth == 10_000_000 and new.b.params.loss == 1.0
+    assert new.b.params.bandwidth == 10_000_000 and new.b.params.loss == 0.01   # 1%
     with pytest.raises(LinkParamError) as e:
         t.set_link_params(link.name, "a", delay="-5ms")
     assert str(e.value) == "link h1-h2: a.delay: '-5ms' must be >= 0"

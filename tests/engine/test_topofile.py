@@ -83,7 +83,7 @@ def test_every_field_loads():
     assert t.node("nat").forwards == ["tcp:2222:r1:22"]
     up = t.link("up")
     assert up.a.params.bandwidth == 1_000_000 and up.b.params.bandwidth == 8_000_000
-    assert up.a.params.loss == 0 and up.b.params.loss == 0.5
+    assert up.a.params.loss == 0 and up.b.params.loss == 0.005   # 0.5%
     lan = t.link("r1-sw")
     assert lan.a.params == lan.b.params
     assert lan.a.params.up is False and lan.a.params.queue_bytes == 131072

@@ -69,17 +69,22 @@ def test_duration_round_trips(ns):
     assert units.parse_duration(units.format_duration(ns)) == ns
 
 
-@pytest.mark.parametrize(("text", "pct"), [("0.1%", 0.1), ("100%", 100.0), ("0%", 0.0),
-                                          (0, 0.0), ("12.5 %", 12.5)])
-def test_percent_parses(text, pct):
-    assert units.parse_percent(text) == pct
+@pytest.mark.parametrize(("text", "share"), [("0.1%", 0.001), ("100%", 1.0), ("0%", 0.0),
+                                            (0, 0.0), ("12.5 %", 0.125)])
+def test_percent_parses_as_a_share(text, share):
+    assert units.parse_share(text) == share
+
+
+@pytest.mark.parametrize("text", ["0.1%", "1%", "1.1%", "12.5%", "33.3%", "100%", "0.001%"])
+def test_shares_read_back_as_written(text):
+    assert units.format_share(units.parse_share(text)) == text
 
 
 @pytest.mark.parametrize(("text", "why"), [("0.1", "needs a '%'"), ("101%", "between 0%"),
                                           ("-1%", "between 0%"), ("5ms", "unknown unit")])
 def test_percent_refuses(text, why):
     with pytest.raises(UnitError, match=why):
-        units.parse_percent(text)
+        units.parse_share(text)
 
 
 @pytest.mark.parametrize(("text", "p"), [("1e-6", 1e-6), (1e-6, 1e-6), ("0", 0.0),
@@ -174,7 +179,7 @@ ODD_INPUTS = ["", " ", "\t", "1e999", "-1e999", "1e308", "1e-999", "nan", "NaN",
               "1.7e308TiB", "1.7e308G", "1e308min", "1e308TB/s", "1.7e308%",
               10**400, -(10**400), 2**64, -1, -0.0, 1e308, -1e308, float("nan"), float("inf"),
               True, False, None, [], {}, b"1", object()]
-PARSERS = [units.parse_bandwidth, units.parse_duration, units.parse_percent,
+PARSERS = [units.parse_bandwidth, units.parse_duration, units.parse_share,
            units.parse_probability, units.parse_size, units.parse_memory]
 
 

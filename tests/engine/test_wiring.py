@@ -4,7 +4,7 @@ from pathlib import Path
 
 from engine import examples
 from engine.model import DirectionParams, Interface, Node, NodeKind, Topology
-from engine.plan.wiring import Tap, direction_seed, plan_wiring, vswitch_changes, vswitch_params
+from engine.plan.wiring import Tap, direction_seed, plan_wiring, vswitch_params
 from vswitch.params import LinkParams
 
 
@@ -63,15 +63,16 @@ def test_every_link_of_an_example_has_both_taps():
     assert "link:r1-nat" in w.devices   # router to NAT: a point-to-point link device
 
 
-def test_parameters_are_valid_for_the_vswitch_in_its_units():
+def test_parameters_travel_in_one_unit_and_the_vswitch_accepts_them():
     p = DirectionParams.from_text({"bandwidth": "10Mbit", "loss": "1%", "duplicate": "50%",
                                    "corrupt": "0.5%", "ber": "1e-6", "ber_mode": "flip",
                                    "jitter": "2ms", "reorder": True, "overhead": 24})
     v = vswitch_params(p, 7)
     assert v["loss"] == 0.01 and v["duplicate"] == 0.5 and v["corrupt"] == 0.005
-    LinkParams().updated(v)   # the vswitch accepts every field and value
-    assert vswitch_changes({"loss": 2.0}) == {"loss": 0.02}
-    assert vswitch_changes({"bandwidth": "2Mbit"}) == {"bandwidth": 2_000_000}
+    assert p.loss == 0.01 and v["seed"] == 7      # the model's unit is the wire's
+    applied = LinkParams().updated(v)    # the vswitch accepts every field and value
+    assert {k: getattr(applied, k) for k in v} == v
+    assert p.changes_from(DirectionParams()) == {k: v[k] for k in p.to_text()}
 
 
 def test_seeds_are_reproducible_and_distinct():

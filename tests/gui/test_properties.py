@@ -9,7 +9,7 @@ from engine import examples
 from engine.model import NicModel
 from nemu_gui.main_window import MainWindow
 from nemu_gui.properties.quantity_field import QuantityField
-from nemu_gui.properties.scales import BANDWIDTH, DELAY, LOSS, STEPS
+from nemu_gui.properties.scales import BANDWIDTH, DELAY, SHARE, STEPS
 
 
 @pytest.fixture
@@ -79,10 +79,10 @@ def test_exact_text_applies(qtbot, lab: MainWindow) -> None:
     type_into(qtbot, f["ber"], "1e-6")
     type_into(qtbot, f["mtu"], "9000")
     p = lab.controller.topology.link("h1-h2").b.params
-    assert (p.delay, p.loss, p.ber, p.mtu) == (25_000_000, 0.5, 1e-6, 9000)
+    assert (p.delay, p.loss, p.ber, p.mtu) == (25_000_000, 0.005, 1e-6, 9000)   # 0.5%
     assert f["delay"].slider is not None and f["loss"].slider is not None
     assert f["delay"].slider.value() == DELAY.to_pos(25_000_000)
-    assert f["loss"].slider.value() == LOSS.to_pos(0.5)
+    assert f["loss"].slider.value() == SHARE.to_pos(0.005)
     assert lab.controller.undo_stack.count() == 4
 
 
@@ -187,3 +187,12 @@ def test_scales_round_trip() -> None:
         assert BANDWIDTH.from_pos(BANDWIDTH.to_pos(v)) == pytest.approx(v, rel=0.01)
     assert DELAY.to_pos(0) == 0
     assert DELAY.from_pos(DELAY.to_pos(20_000_000)) == pytest.approx(20_000_000, rel=0.01)
+
+
+def test_the_applied_note_speaks_the_files_units():
+    """What the running lab confirmed reads as the file writes it: a 1% loss is 'loss 1%'."""
+    from nemu_gui.properties.link_form import applied_summary
+    assert applied_summary({"loss": 0.01}) == "loss 1%"
+    assert applied_summary({"bandwidth": 2_000_000, "delay": 10_000_000, "up": False}) == \
+        "bandwidth 2Mbit, delay 10ms, down"
+    assert applied_summary({"queue_bytes": 65536, "mtu": 9000}) == "mtu 9000, queue bytes 65536"

@@ -65,8 +65,9 @@ def test_link_tcp_port_zero_and_big_frames(arun, peer_cls, eth) -> None:  # type
     async def body() -> None:
         vs = await started()
         vs.add_device("l1", "link")
-        ia = await vs.add_port("l1", "a", listen("tcp:127.0.0.1:0"))
-        ib = await vs.add_port("l1", "b", listen("tcp:127.0.0.1:0"))
+        no_mtu = {"both": {"mtu": None}}          # ports check a 1500-byte MTU by default
+        ia = await vs.add_port("l1", "a", listen("tcp:127.0.0.1:0"), no_mtu)
+        ib = await vs.add_port("l1", "b", listen("tcp:127.0.0.1:0"), no_mtu)
         assert not ia["transport"]["address"].endswith(":0")
         a = await peer_cls.connect(ia["transport"]["address"])
         b = await peer_cls.connect(ib["transport"]["address"])
