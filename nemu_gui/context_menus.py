@@ -25,7 +25,7 @@ from nemu_gui.scene.link_item import LinkItem
 from nemu_gui.scene.node_item import NodeItem
 
 if TYPE_CHECKING:
-    from engine.images.guest_agent import ExecResult
+    from engine.session.session import ExecResult
     from nemu_gui.main_window import MainWindow
 
 

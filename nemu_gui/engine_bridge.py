@@ -10,12 +10,9 @@ Lifecycle: idle -> start_all() -> starting -> running -> stop_all() -> stopping 
 A lab another controller started (`nemu up`, or a window that crashed) is taken over with
 attach_running() (idle -> starting -> running); quitting leaves such a lab running.
 The session runs its OWN copy of the topology (it changes it on the engine thread); edits of the
-canvas model while running are forwarded here (`forward`) and replayed on the session: link
-parameters (debounced, latest value wins, one message in flight per link), new and deleted
-nodes and links (hot-plug), a link end moved to another interface (unplugged and plugged in
-again), interfaces taken off a node (a hot-plugged NIC leaves the guest), in the order they
-were made. An interface the running lab refuses to give up (a NIC its machine booted with) is
-put back into the canvas model, so model and lab agree.
+canvas model while running are frozen here and handed to the engine's `Lab` (`forward`), which
+owns their order and coalescing (engine/lab.py). An interface the running lab refuses to give
+up (a NIC its machine booted with) is put back into the canvas model, so model and lab agree.
 """
 
 from __future__ import annotations
@@ -23,25 +20,18 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import copy
 import enum
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 
 from engine import topofile
 from engine.errors import TopologyError
+from engine.lab import Lab, freeze
 from engine.model import (
-    Interface,
-    LinkAdded,
-    LinkChanged,
-    LinkRemoved,
-    LinkRewired,
     NodeAdded,
-    NodeChanged,
     NodeRemoved,
     NodeRenamed,
     Topology,
@@ -49,6 +39,8 @@ from engine.model import (
 )
 from engine.runtime import EngineThread
 from engine.session.events import (
+    EditFailed,
+    InterfaceKept,
     LinkParamsApplied,
     NodeHealth,
     NodeState,
@@ -70,18 +62,6 @@ NODE_VERBS = ("start", "stop", "restart")
 BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
          NodeState.RUNNING: "running", NodeState.STOPPING: "stopping",
          NodeState.CRASHED: "crashed"}
-
-
-@dataclass(frozen=True)
-class KeptInterface:
-    """An interface the running lab refused to take off a node (engine thread -> Qt thread):
-    what to put back into the canvas model, where, and the engine's reason."""
-
-    node: str
-    iface: Interface
-    after: str | None        # the interface before it in the lab's list (None: first)
-    index: int
-    reason: str
 
 
 class RunState(enum.Enum):
@@ -121,15 +101,11 @@ class EngineBridge(QObject):
         self.accel_reason = ""
         self.stats_hz = stats_hz
         self._stats_task: asyncio.Task[None] | None = None
-        self._lock: asyncio.Lock | None = None          # orders model changes on the loop
-        self._pending: dict[str, dict[str, dict[str, Any]]] = {}
-        self._in_flight: set[str] = set()
-        self._debounce = QTimer(self)
-        self._debounce.setSingleShot(True)
-        self._debounce.setInterval(debounce_ms)
-        self._debounce.timeout.connect(self._flush_links)
+        self._lock: asyncio.Lock | None = None          # orders one-off calls on the loop
+        self.debounce = debounce_ms / 1000
+        self._lab: Lab | None = None                    # the running lab's live edits
+        self._listening_to: Session | None = None
         self._posted.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
-        self.sent_link_updates = 0                      # control messages sent (tests, bench)
         self._started_topo: Topology | None = None      # the lab as it was started
         # the model the canvas edits (what start_all was given): what the running lab refuses
         # to change is put back there
@@ -228,6 +204,7 @@ class EngineBridge(QObject):
         s = Session.create(topo, name)
         self._post(lambda: self._adopt(s))
         s.subscribe(self._on_session_event)      # engine thread
+        self._listening_to = s
         try:
             await s.up()
         except BaseException:
@@ -253,6 +230,7 @@ class EngineBridge(QObject):
             self._post(self._stopped)
             raise
         s.subscribe(self._on_session_event)      # engine thread
+        self._listening_to = s
         s.watch()
         self._stats_task = asyncio.ensure_future(self._poll(s))
         topo = topofile.loads(topofile.dumps(s.topo))
@@ -311,9 +289,10 @@ class EngineBridge(QObject):
 
     def _stopped(self) -> None:
         self.started_elsewhere = False
-        self._pending.clear()
-        self._in_flight.clear()
-        self._debounce.stop()
+        if self._lab is not None:
+            self.engine.submit(self._lab.close())
+        self._lab = None
+        self._listening_to = None
         self.session = None
         self.node_states = {n: "stopped" for n in self.node_states}
         self._set_state(RunState.IDLE)
@@ -355,6 +334,10 @@ class EngineBridge(QObject):
                 self.failed.emit(f"{role} stopped unexpectedly", f"pid {pid}: {detail}")
             case Problem(where=where, message=message):
                 self.failed.emit(f"Problem in {where}", message)
+            case EditFailed(what=what, reason=reason):
+                self.failed.emit(what, reason)
+            case InterfaceKept():
+                self._kept(ev)
 
     def _emit_rates(self, st: LinkStats) -> None:
         utils = [u for u in (st.a_to_b.utilisation, st.b_to_a.utilisation) if u is not None]
@@ -378,42 +361,15 @@ class EngineBridge(QObject):
 
     # ---- edits of the canvas model while running -----------------------------------
     def forward(self, event: TopologyEvent) -> None:
-        """Replay a canvas model change on the running session (Qt thread)."""
+        """Hand a canvas model change to the running lab (Qt thread): frozen now, applied on
+        the engine thread in order, link parameters coalesced (engine.lab.Lab)."""
         if self.session is None or self.state is not RunState.RUNNING:
             return
-        s = self.session
         match event:
-            case LinkChanged(link=link, changes=changes):
-                per_link = self._pending.setdefault(link.name, {})
-                for end, fields in changes.items():
-                    per_link.setdefault(end, {}).update(fields)
-                if not self._debounce.isActive():
-                    self._debounce.start()
             case NodeAdded(node=node):
-                n = copy.deepcopy(node)
-                self.node_states[n.name] = "stopped"
-                self.submit(s.add_node(n), f"Could not start {n.name}", ordered=True)
-            case LinkAdded(link=link):
-                lk = copy.deepcopy(link)
-                self.submit(self._connect(s, lk), f"Could not plug in link {lk.name}",
-                            ordered=True)
-            case LinkRemoved(link=link):
-                self._pending.pop(link.name, None)
-                self.submit(s.remove_link(link.name), f"Could not unplug link {link.name}",
-                            ordered=True)
-            case LinkRewired(link=link, end=end):
-                to = link.end(end)
-                self.submit(s.move_link_end(link.name, end, to.iface),
-                            f"Could not plug link {link.name} into {to.label}", ordered=True)
+                self.node_states[node.name] = "stopped"
             case NodeRemoved(node=node):
                 self.node_states.pop(node.name, None)
-                self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
-                            ordered=True)
-            case NodeChanged(name=name, changes=fields) if "interfaces" in fields:
-                keep = {i.name for i in fields["interfaces"]}
-                self.submit(self._drop_interfaces(s, name, keep),
-                            f"Could not remove an interface of {name}", self._kept,
-                            ordered=True)
             case NodeRenamed(old=old, new=new):
                 if old in self.node_states:
                     self.node_states[new] = self.node_states.pop(old)
@@ -421,45 +377,28 @@ class EngineBridge(QObject):
                     self.info.emit(f"{old} restarts as {new}",
                                    "A running machine takes a new name by restarting; its "
                                    "disk is kept.")
-                self.submit(s.rename_node(old, new), f"Could not rename {old} to {new}",
-                            ordered=True)
+        self.engine.loop.call_soon_threadsafe(self._lab_for(self.session).apply, freeze(event))
 
-    @staticmethod
-    async def _connect(s: Session, link: Any) -> None:
-        await s.connect(link.a.node, link.b.node, link.a.iface, link.b.iface, link.a.params,
-                        link.name)
-        if link.b.params != link.a.params:
-            diff = link.b.params.changes_from(link.a.params)
-            await s.set_link(link.name, "b", **diff)
+    def _lab_for(self, s: Session) -> Lab:
+        if self._lab is None or self._lab.session is not s:
+            self._lab = Lab(s, self.debounce)
+            if self._listening_to is not s:
+                s.subscribe(self._on_session_event)
+                self._listening_to = s
+        return self._lab
 
-    @staticmethod
-    async def _drop_interfaces(s: Session, node: str, keep: set[str]) -> list[KeptInterface]:
-        """Take off `node` in the running lab every interface the canvas no longer has (a
-        removed one, or one an undo dropped again). Compared here, in order with the other
-        edits, against the lab's own copy: the event only says what the node has now."""
-        if not s.topo.has_node(node):
-            return []
-        have = list(s.topo.node(node).interfaces)
-        kept: list[KeptInterface] = []
-        for index, iface in enumerate(have):
-            if iface.name in keep:
-                continue
-            try:
-                await s.remove_interface(node, iface.name)
-            except Exception as e:       # the lab still has it: the canvas must too
-                kept.append(KeptInterface(node, copy.deepcopy(iface),
-                                          have[index - 1].name if index else None, index,
-                                          _describe(e)))
-        return kept
+    @property
+    def sent_link_updates(self) -> int:
+        """Link parameter messages the lab sent for this window's edits (tests, benchmarks)."""
+        return self._lab.sent_link_updates if self._lab is not None else 0
 
-    def _kept(self, kept: list[KeptInterface]) -> None:
-        """Qt thread: say why, and put each refused interface back where it was."""
-        for k in kept:
-            self._put_back(k)
-            self.failed.emit(f"{k.node} keeps {k.iface.name}", k.reason)
-            self.interfaceKept.emit(k.node, k.iface.name, k.reason)
+    def _kept(self, k: InterfaceKept) -> None:
+        """Say why, and put a refused interface back where it was."""
+        self._put_back(k)
+        self.failed.emit(f"{k.node} keeps {k.iface.name}", k.reason)
+        self.interfaceKept.emit(k.node, k.iface.name, k.reason)
 
-    def _put_back(self, k: KeptInterface) -> None:
+    def _put_back(self, k: InterfaceKept) -> None:
         t = self.canvas_topology
         if (t is None or not t.has_node(k.node)
                 or t.node(k.node).interface(k.iface.name) is not None):
@@ -470,34 +409,6 @@ class EngineBridge(QObject):
         ifaces.insert(at, k.iface)
         with contextlib.suppress(TopologyError):    # the canvas moved on (a clash): leave it
             t.update_node(k.node, interfaces=ifaces)
-
-    def _flush_links(self) -> None:
-        if self.session is None:
-            return
-        for name in [n for n in self._pending if n not in self._in_flight]:
-            changes = self._pending.pop(name)
-            self._in_flight.add(name)
-            self.sent_link_updates += 1
-            fut = self.submit(self._apply_link(self.session, name, changes),
-                              f"Could not change link {name}", ordered=True)
-            fut.add_done_callback(self._link_done_callback(name))
-
-    def _link_done_callback(self, name: str) -> Callable[[object], None]:
-        return lambda _f: self._post(lambda: self._link_done(name))
-
-    @staticmethod
-    async def _apply_link(s: Session, name: str, changes: dict[str, dict[str, Any]]) -> None:
-        if changes.get("a") is not None and changes.get("a") == changes.get("b"):
-            await s.set_link(name, "both", **changes["a"])
-            return
-        for end, fields in changes.items():
-            if fields:
-                await s.set_link(name, end, **fields)   # type: ignore[arg-type]
-
-    def _link_done(self, name: str) -> None:
-        self._in_flight.discard(name)
-        if name in self._pending and not self._debounce.isActive():
-            self._debounce.start()
 
     # ---- one-off operations --------------------------------------------------------
     def set_link_now(self, name: str, which: str = "both", **changes: Any) -> None:

@@ -13,9 +13,8 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
-from engine.hosts.local import LocalHost
 from engine.model import Topology
-from engine.session.registry import live_sessions
+from engine.session.session import running_labs
 from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
@@ -142,7 +141,7 @@ class RunControls(QObject):
         return name if ok else ""
 
     def attach_dialog(self, ask_if_one: bool = True) -> bool:
-        names = [s.name for s in live_sessions({"local": LocalHost()})]
+        names = [s.name for s in running_labs()]
         if not names:
             self.w.notify("No lab is running", "Start one here, or with `nemu up FILE`; it "
                           "then appears in this list.", Level.INFO)
@@ -165,7 +164,7 @@ class RunControls(QObject):
     def offer_running_labs(self) -> None:
         """At start-up: a lab still running without a controller (this window's lab when it
         crashed, or one from `nemu up`) is offered for taking over, never taken silently."""
-        for sdir in live_sessions({"local": LocalHost()}):
+        for sdir in running_labs():
             self.w.notifications.notify(
                 f"Lab {sdir.name} is still running",
                 "Its machines run without a window. Attach to see and control it here, or "

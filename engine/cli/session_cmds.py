@@ -14,8 +14,6 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
-
 from engine import topofile
 from engine.errors import NemuError
 from engine.hosts import LocalHost
@@ -175,11 +173,9 @@ def cmd_status(args: argparse.Namespace) -> int:
             else session.registry.get("vswitch")
         extra = ""
         if proc is not None and session.host.state(proc) is ProcessState.RUNNING:
-            try:
-                p = psutil.Process(proc.pid)
-                extra = f"pid {proc.pid}, {p.memory_info().rss / 2**20:.0f} MiB"
-            except psutil.Error:
-                pass
+            usage = session.host.usage(proc)
+            extra = f"pid {proc.pid}" + (f", {usage.rss_bytes / 2**20:.0f} MiB"
+                                         if usage is not None else "")
         elif proc is not None:
             extra = f"pid {proc.pid} is gone"
         state = session.states[node.name].value

@@ -85,10 +85,20 @@ def parse_meminfo(text: str) -> MemoryInfo:
                       * 1024)
 
 
+@dataclass(frozen=True)
+class ProcessUsage:
+    cpu_percent: float        # since the previous reading of the same process
+    rss_bytes: int
+
+
 class Host(ABC):
     """A machine nemu can run things on."""
 
     name: str
+
+    def usage(self, proc: ProcessHandle) -> ProcessUsage | None:
+        """CPU and memory of a running process, or None when it is gone or unknown here."""
+        return None
 
     async def memory(self) -> MemoryInfo:
         """The host's memory, read from its /proc/meminfo (a host may know a faster way)."""

@@ -13,7 +13,14 @@ from pathlib import Path
 import psutil
 
 from engine.errors import CommandError, HostError, ToolMissingError
-from engine.hosts.base import CommandResult, Host, MemoryInfo, ProcessHandle, ProcessState
+from engine.hosts.base import (
+    CommandResult,
+    Host,
+    MemoryInfo,
+    ProcessHandle,
+    ProcessState,
+    ProcessUsage,
+)
 
 # Which Debian package provides a program nemu calls: used to turn "not found" into advice.
 PACKAGE_OF = {
@@ -37,6 +44,7 @@ class LocalHost(Host):
     def __init__(self, name: str = "local") -> None:
         self.name = name
         self._children: dict[int, asyncio.subprocess.Process] = {}
+        self._meters: dict[tuple[int, float], psutil.Process] = {}   # CPU % needs a baseline
 
     def _resolve(self, argv: Sequence[str]) -> list[str]:
         if not argv:
@@ -147,6 +155,19 @@ class LocalHost(Host):
 
     def which(self, program: str) -> str | None:
         return shutil.which(program)
+
+    def usage(self, proc: ProcessHandle) -> ProcessUsage | None:
+        key = (proc.pid, proc.create_time)
+        p = self._meters.get(key) or self._same_process(proc)
+        if p is None:
+            self._meters.pop(key, None)
+            return None
+        self._meters[key] = p
+        try:
+            return ProcessUsage(p.cpu_percent(None), p.memory_info().rss)
+        except psutil.Error:
+            self._meters.pop(key, None)
+            return None
 
     async def memory(self) -> MemoryInfo:
         vm = psutil.virtual_memory()

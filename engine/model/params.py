@@ -69,7 +69,7 @@ TEXT: dict[str, tuple[Callable[[Any], Any], Callable[[Any], Any]]] = {
     "size": (lambda v: units.parse_size(v, ""), int),        # with suffixes: 64KiB
     "frames": (_parse_count, int),
     "bool": (_parse_bool, bool),
-    "ber_mode": (_parse_ber_mode, lambda m: m.value),
+    "ber_mode": (_parse_ber_mode, lambda m: BerMode(m).value),
 }
 
 

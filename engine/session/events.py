@@ -9,6 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.model import Interface
 from engine.stats import LinkStats
 
 
@@ -52,7 +53,8 @@ class NodeHealth:
 
 @dataclass(frozen=True)
 class LinkParamsApplied:
-    """The vswitch confirmed new parameters for a link (what a slider waits for)."""
+    """The vswitch confirmed new parameters for a link (what a slider waits for): per end,
+    the fields that changed, with the values the vswitch now applies."""
 
     link: str
     changes: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -71,5 +73,25 @@ class Problem:
     message: str
 
 
+@dataclass(frozen=True)
+class EditFailed:
+    """A live edit the running lab refused (`engine.lab`): what was tried, and why."""
+
+    what: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class InterfaceKept:
+    """An interface the running lab refused to take off a node (a NIC its machine booted
+    with): what a front end puts back into its model, where, and the lab's reason."""
+
+    node: str
+    iface: Interface
+    after: str | None        # the interface before it in the lab's list (None: first)
+    index: int
+    reason: str
+
+
 SessionEvent = (NodeStateChanged | ProcessDied | Progress | NodeHealth | LinkParamsApplied
-                | StatsUpdate | Problem)
+                | StatsUpdate | Problem | EditFailed | InterfaceKept)

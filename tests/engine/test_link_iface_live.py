@@ -35,7 +35,7 @@ def test_a_running_link_end_moves_to_a_new_nic_and_back(engine, tmp_path):
         pings(engine, s, "h1", "10.0.0.2")
 
         link = engine.run(s.move_link_end("h1-h2", "a"))
-        assert link.a.iface == "eth1" and ("h1", "eth1") in s._nics
+        assert link.a.iface == "eth1" and ("h1", "eth1") in s.nics
         assert topofile.load(s.dir.topology_path).link("h1-h2").a.iface == "eth1"
         assert "10.0.0.1/24" in brief(engine, s, "h1", "eth1")
         left = brief(engine, s, "h1", "eth0")

@@ -61,7 +61,7 @@ def test_twin_sessions_are_isolated_and_a_saved_session_restores(engine, tmp_pat
             names = tar.getnames()
         assert "./topology.yaml" in names and "./nodes/h1/disk.qcow2" in names
         assert not any(n.endswith(".sock") for n in names)
-        image = b._disk_image("h1")
+        image = b.lifecycle.disk_image("h1")
         assert image is not None            # the base the disks need travels with them
         assert f"images/{image.directory.name}/base.qcow2" in names
         assert not (tmp_path / "twin.tar.gz.part.tar").exists()
@@ -78,7 +78,7 @@ def test_twin_sessions_are_isolated_and_a_saved_session_restores(engine, tmp_pat
         restored.subscribe(events.append)
         engine.run(restored.up())
         assert not [e for e in events if "building image" in str(e)]
-        moved = restored._disk_image("h1")
+        moved = restored.lifecycle.disk_image("h1")
         assert moved is not None and moved.directory == (
             tmp_path / "other-cache" / "images" / image.directory.name)
         assert moved.kernel.exists() and moved.initrd.exists()

@@ -129,6 +129,15 @@ class FakeSession:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, End, str | None]] = []
+        self.listeners: list = []
+
+    def subscribe(self, listener):  # type: ignore[no-untyped-def]
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit(self, event) -> None:  # type: ignore[no-untyped-def]
+        for listener in self.listeners:
+            listener(event)
 
     async def move_link_end(self, name: str, which: End, iface: str | None = None) -> Link:
         await asyncio.sleep(0)

@@ -141,6 +141,15 @@ class FakeSession:
         self.topo = topofile.loads(topofile.dumps(topo))
         self.booted = booted or set()
         self.calls: list[tuple[str, ...]] = []
+        self.listeners: list = []
+
+    def subscribe(self, listener):  # type: ignore[no-untyped-def]
+        self.listeners.append(listener)
+        return lambda: self.listeners.remove(listener)
+
+    def emit(self, event) -> None:  # type: ignore[no-untyped-def]
+        for listener in self.listeners:
+            listener(event)
 
     async def remove_interface(self, node: str, iface: str) -> None:
         await asyncio.sleep(0)

@@ -43,7 +43,7 @@ def wait(qtbot, cond: Callable[[], bool], w: MainWindow, timeout: int = 30000) -
         lab = {} if s is None else {n.name: [i.name for i in n.interfaces] for n in s.topo}
         raise AssertionError(
             f"waited {timeout / 1000:.0f} s: canvas {w.controller.topology.node('h1')}, "
-            f"lab {lab}, NICs {sorted(s._nics) if s else None}, "
+            f"lab {lab}, NICs {sorted(s.nics) if s else None}, "
             f"notifications {[n.text for n in w.notifications.items]}, "
             f"engine tasks:\n{tasks.getvalue()}") from None
 
@@ -74,14 +74,14 @@ def test_hot_plugged_nic_leaves_the_guest_and_a_boot_nic_comes_back(qtbot,
 
     link = w.controller.connect_nodes("h1", "h2")          # h1.eth1, h2.eth1 hot-plugged
     assert link is not None
-    wait(qtbot, lambda: (link, "a") in s.wiring.taps and ("h1", "eth1") in s._nics, w, 60000)
+    wait(qtbot, lambda: (link, "a") in s.wiring.taps and ("h1", "eth1") in s.nics, w, 60000)
     assert "eth1" in net_devices(qtbot, w, "h1")
     w.controller.delete([], [link])
     wait(qtbot, lambda: link not in {lk.name for lk in s.topo.links}, w)
 
     remove_from_form(qtbot, w, "h1", "eth1")
     assert [i.name for i in w.controller.topology.node("h1").interfaces] == ["eth0"]
-    wait(qtbot, lambda: ("h1", "eth1") not in s._nics
+    wait(qtbot, lambda: ("h1", "eth1") not in s.nics
          and [i.name for i in s.topo.node("h1").interfaces] == ["eth0"], w)
     assert "eth1" not in net_devices(qtbot, w, "h1")
     assert "eth1" in net_devices(qtbot, w, "h2")           # only h1's went
