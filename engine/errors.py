@@ -52,6 +52,10 @@ class TopologyErrors(TopologyError):
         return TopologyErrors(self.errors, source)
 
 
+class LockedError(TopologyError):
+    """An edit of what a teaching lab locks (a node, a link, a link parameter)."""
+
+
 class LinkParamError(TopologyError):
     """An impossible link parameter, e.g. ``link h1-r1: delay "-5ms" must be >= 0``."""
 

@@ -73,11 +73,11 @@ def test_only_the_host_seam_starts_processes():
 LAYERS = {
     "engine.errors": 0, "engine.units": 0,
     "engine.model": 1, "engine.hosts": 1,
-    "engine.topofile": 2, "engine.plan": 2, "engine.examples": 2, "engine.qemu": 2,
-    "engine.stats": 2,
+    "engine.topofile": 2, "engine.topofile_read": 2, "engine.plan": 2, "engine.examples": 2,
+    "engine.qemu": 2, "engine.stats": 2,
     "engine.images": 3, "engine.fabric": 3,
     "engine.session": 4, "engine.runtime": 4,
-    "engine.lab": 5, "engine.manager": 5, "engine.console": 5,
+    "engine.lab": 5, "engine.manager": 5, "engine.console": 5, "engine.teaching": 5,
     "engine.cli": 6,
 }
 

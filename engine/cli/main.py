@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "engine.cli.node_cmds",
     "engine.cli.link_cmds",
     "engine.cli.images_cmds",
+    "engine.cli.lab_cmds",
 )
 
 

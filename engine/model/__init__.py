@@ -13,6 +13,7 @@ from engine.model.events import (
     TopologyEvent,
 )
 from engine.model.link import End, Endpoint, Link
+from engine.model.machine import Machine
 from engine.model.node import Interface, NicModel, Node, NodeKind, Storage, StorageKind
 from engine.model.params import (
     BOOL_PARAMS,
@@ -23,7 +24,7 @@ from engine.model.params import (
     format_value,
     parse_value,
 )
-from engine.model.topology import Machine, Topology
+from engine.model.topology import Topology
 
 __all__ = [
     "BOOL_PARAMS", "SPECS", "USER_PARAMS", "BerMode", "DirectionParams", "End", "Endpoint",

@@ -8,8 +8,6 @@ listeners, so the canvas and a running session stay in step with the model.
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +15,8 @@ from typing import Any, Literal
 
 import networkx as nx
 
-from engine.errors import LinkParamError, TopologyError
+from engine.errors import LinkParamError, LockedError, TopologyError
+from engine.model import validation
 from engine.model.events import (
     LinkAdded,
     LinkChanged,
@@ -31,32 +30,12 @@ from engine.model.events import (
     TopologyEvent,
 )
 from engine.model.link import End, Endpoint, Link
-from engine.model.node import NAME_RE, Interface, Node, NodeKind, parse_forward
+from engine.model.machine import Machine
+from engine.model.node import NAME_RE, Interface, Node, NodeKind
 from engine.model.params import DirectionParams
-
-LINK_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,79}$")
+from engine.model.teaching import TeachingLab
 
 Listener = Callable[[TopologyEvent], None]
-
-
-@dataclass(frozen=True)
-class Machine:
-    """A physical machine nodes can be placed on, reached over SSH ("local" is implicit)."""
-
-    name: str
-    address: str
-    user: str = ""
-    port: int = 22
-    key: str = ""          # path of a private key; empty = the SSH agent / default keys
-
-    def __post_init__(self) -> None:
-        if not NAME_RE.match(self.name) or self.name == "local":
-            raise TopologyError(f"machine name {self.name!r} must be a plain name other than "
-                                "'local'", "name")
-        if not self.address:
-            raise TopologyError("a machine needs an address", "address")
-        if not 1 <= self.port <= 65535:
-            raise TopologyError(f"port {self.port} must be between 1 and 65535", "port")
 
 
 @dataclass
@@ -69,6 +48,20 @@ class Topology:
     _listeners: list[Listener] = field(default_factory=list, repr=False, compare=False)
     # where the lab file lives (not saved in it): relative disk and storage paths start here
     base_dir: Path | None = field(default=None, repr=False, compare=False)
+    teaching: TeachingLab | None = None     # a teaching lab: instructions, checks, locks
+    enforce_locks: bool = field(default=True, repr=False, compare=False)   # False: a teacher
+
+    def guard(self, node: str | None = None, link: str | None = None,
+              param: str | None = None) -> None:
+        """Refuse an edit of what the teaching lab locks, naming it and the lock."""
+        lock = self.teaching.lock_on(node, link, param) if (
+            self.teaching is not None and self.enforce_locks) else None
+        if lock is not None:
+            raise LockedError(f"{lock.target} is locked by the lab ({lock.mode.value})")
+
+    def _guard_link(self, link: Link) -> None:
+        for node in (link.a.node, link.b.node):
+            self.guard(node=node, link=link.name)
 
     # ---- reading -------------------------------------------------------------------
     @property
@@ -150,6 +143,9 @@ class Topology:
     def remove_node(self, name: str) -> tuple[Node, list[Link]]:
         """Remove a node and its links; returns both so an undo can put them back."""
         node = self.node(name)
+        self.guard(node=name)
+        for link in self.links_of(name):
+            self._guard_link(link)
         links = self.links_of(name)
         for link in links:
             self.remove_link(link.name)
@@ -160,6 +156,8 @@ class Topology:
     def update_node(self, name: str, **changes: Any) -> Node:
         """Change node fields (image, memory, pos, services...); checked before it applies."""
         node = self.node(name)
+        if set(changes) != {"pos"}:                # moving a locked node on the canvas is fine
+            self.guard(node=name)
         if "name" in changes:
             raise TopologyError("use rename_node() to rename")
         if "interfaces" in changes:
@@ -178,6 +176,7 @@ class Topology:
 
     def rename_node(self, old: str, new: str) -> None:
         node = self.node(old)
+        self.guard(node=old)
         if new in self.graph:
             raise TopologyError(f"a node named {new!r} exists already")
         renamed = dataclasses.replace(node, name=new)
@@ -228,6 +227,7 @@ class Topology:
         return f"{stem}-{n}"
 
     def add_link(self, link: Link) -> Link:
+        self._guard_link(link)
         problems = self._link_problems(link)
         if problems:
             raise problems[0]
@@ -264,6 +264,8 @@ class Topology:
         if a == b:
             self.node(a)
             raise TopologyError(f"link joins {a} to itself")
+        for n in (a, b):
+            self.guard(node=n)
         a_if, add_a = self._pick_interface(a, a_iface)
         b_if, add_b = self._pick_interface(b, b_iface)
         p = params or DirectionParams()
@@ -292,41 +294,11 @@ class Topology:
         return new
 
     def interface_choices(self, name: str, which: End) -> tuple[list[str], str | None]:
-        """Where end `which` of link `name` can plug in: its node's interfaces that carry no
-        other link (the current one included, in the node's order), and the name a new
-        interface would get (None when the node takes no more, such as a slirp)."""
-        link = self.link(name)
-        node = self.node(link.end(which).node)
-        used = self.links_by_iface(node.name)
-        free = [i.name for i in node.interfaces
-                if (taken := used.get(i.name)) is None or taken.name == name]
-        try:
-            new, _ = self.check_link_iface(name, which, None)
-        except TopologyError:
-            new = None
-        return free, new
+        return validation.interface_choices(self, name, which)
 
     def check_link_iface(self, name: str, which: End, iface: str | None = None
                          ) -> tuple[str, bool]:
-        """(interface, whether it must be added) for moving end `which` of link `name` to
-        `iface` (None: a new interface). Changes nothing, so a form can check a choice before
-        applying it; a refusal names the link, the end and the interface."""
-        end = self.link(name).end(which)
-        node = self.node(end.node)
-        wanted = node.next_interface_name() if iface is None else iface
-        if wanted == end.iface:
-            return wanted, False
-        refused = f"end {which} of link {name} cannot move to {end.node}.{wanted}"
-        if node.interface(wanted) is None:
-            try:
-                dataclasses.replace(node, interfaces=[*node.interfaces, Interface(wanted)])
-            except TopologyError as e:
-                raise TopologyError(f"{refused}: {e.message}") from None
-            return wanted, True
-        taken = self.link_at(end.node, wanted)
-        if taken is not None:
-            raise TopologyError(f"{refused}: it carries link {taken.name}")
-        return wanted, False
+        return validation.check_link_iface(self, name, which, iface)
 
     def set_link_iface(self, name: str, which: End, iface: str | None = None) -> Link:
         """Plug end `which` of link `name` into another interface of the same node: a free
@@ -335,6 +307,7 @@ class Topology:
         and place (which decides automatic addresses); the interface it leaves stays."""
         wanted, add = self.check_link_iface(name, which, iface)
         link = self.link(name)
+        self.guard(node=link.end(which).node, link=name)
         old = link.end(which)
         if wanted == old.iface:
             return link
@@ -349,6 +322,7 @@ class Topology:
 
     def remove_link(self, name: str) -> Link:
         link = self.link(name)
+        self._guard_link(link)
         self.graph.remove_edge(link.a.node, link.b.node, key=name)
         self._emit(LinkRemoved(link))
         return link
@@ -357,6 +331,8 @@ class Topology:
                         **changes: Any) -> Link:
         """Change parameters of one direction or both ('10Mbit' strings are parsed)."""
         link = self.link(name)
+        for key in changes:
+            self.guard(link=name, param=key)
         ends: list[End] = ["a", "b"] if which == "both" else [which]
         new = link
         diff: dict[str, dict[str, Any]] = {}
@@ -407,104 +383,15 @@ class Topology:
 
     def subgraph(self, names: Iterable[str]) -> Topology:
         """A new topology with copies of these nodes and the links among them (copy/paste)."""
-        keep = set(names)
-        sub = Topology(name=self.name, machines=list(self.machines))
-        for node in self.nodes:
-            if node.name in keep:
-                sub.graph.add_node(node.name, node=dataclasses.replace(
-                    node, interfaces=list(node.interfaces), storages=list(node.storages),
-                    services=dict(node.services)))
-        for link in self.links:
-            if link.a.node in keep and link.b.node in keep:
-                sub.graph.add_edge(link.a.node, link.b.node, key=link.name, link=link)
-        return sub
+        return validation.subgraph(self, names)
 
     # ---- checking ------------------------------------------------------------------
     def _link_problems(self, link: Link, index: int | None = None) -> list[TopologyError]:
-        where = f"links[{index}]" if index is not None else f"link {link.name}"
-        out: list[TopologyError] = []
-        if not LINK_NAME_RE.match(link.name):
-            out.append(TopologyError(f"link name {link.name!r} must start with a letter and "
-                                     "hold letters, digits, '_', '-' or '.'", f"{where}.name"))
-        if index is None and any(other.name == link.name for other in self.links):
-            out.append(TopologyError(f"a link named {link.name!r} exists already", where))
-        for which, end in (("a", link.a), ("b", link.b)):
-            if end.node not in self.graph:
-                out.append(TopologyError(f"unknown node {end.node!r}", f"{where}.{which}.node"))
-                continue
-            node = self.node(end.node)
-            if node.interface(end.iface) is None:
-                have = ", ".join(i.name for i in node.interfaces) or "none"
-                out.append(TopologyError(f"node {end.node} has no interface {end.iface!r} "
-                                         f"(it has: {have})", f"{where}.{which}.iface"))
-                continue
-            taken = self.link_at(end.node, end.iface)
-            if taken is not None and taken.name != link.name:
-                out.append(TopologyError(f"{end.label} already carries link {taken.name}",
-                                         f"{where}.{which}.iface"))
-        if link.a.node == link.b.node:
-            out.append(TopologyError(f"link joins {link.a.node} to itself", where))
-        return out
+        return validation.link_problems(self, link, index)
 
     def validate(self) -> list[TopologyError]:
         """Every problem of the whole topology (empty when it can run)."""
-        problems: list[TopologyError] = []
-        machines = {m.name for m in self.machines}
-        for i, node in enumerate(self.nodes):
-            if node.host != "local" and node.host not in machines:
-                problems.append(TopologyError(f"node {node.name} is placed on unknown machine "
-                                              f"{node.host!r}", f"nodes[{i}].host"))
-        seen_if: dict[tuple[str, str], str] = {}
-        for i, link in enumerate(self.links):
-            for which, end in (("a", link.a), ("b", link.b)):
-                key = (end.node, end.iface)
-                if key in seen_if and seen_if[key] != link.name:
-                    problems.append(TopologyError(
-                        f"{end.label} is used by link {seen_if[key]} too",
-                        f"links[{i}].{which}.iface"))
-                seen_if[key] = link.name
-        for i, node in enumerate(self.nodes):
-            for j, text in enumerate(node.forwards):
-                target = parse_forward(text).node
-                if not self.has_node(target) or not self.node(target).kind.is_machine:
-                    problems.append(TopologyError(f"{node.name} forwards to {target!r}, which "
-                                                  "is not a machine", f"nodes[{i}].forwards[{j}]"))
-        problems += self._address_problems()
-        problems += self._fabric_loops()
-        return problems
-
-    def _address_problems(self) -> list[TopologyError]:
-        out: list[TopologyError] = []
-        seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
-        for i, node in enumerate(self.nodes):
-            for j, iface in enumerate(node.interfaces):
-                if iface.address is None:
-                    continue
-                ip = ipaddress.ip_interface(iface.address).ip
-                if ip in seen:
-                    out.append(TopologyError(f"address {ip} is given to {seen[ip]} too",
-                                             f"nodes[{i}].interfaces[{j}].address"))
-                seen[ip] = f"{node.name}.{iface.name}"
-        return out
-
-    def _fabric_loops(self) -> list[TopologyError]:
-        """Hubs and switches joined in a cycle would flood frames around it for ever."""
-        fabric = [n.name for n in self.nodes if n.kind.is_fabric]
-        sub = nx.Graph()
-        sub.add_nodes_from(fabric)
-        out: list[TopologyError] = []
-        for link in self.links:
-            a, b = link.a.node, link.b.node
-            if a in sub and b in sub:
-                if sub.has_edge(a, b) or nx.has_path(sub, a, b):
-                    cycle = [*nx.shortest_path(sub, a, b), a]
-                    out.append(TopologyError(
-                        "hubs and switches joined in a loop (" + " - ".join(cycle) +
-                        "): frames would circle for ever; remove one link of the loop",
-                        f"link {link.name}"))
-                    continue
-                sub.add_edge(a, b)
-        return out
+        return validation.validate(self)
 
     def summary_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}
