@@ -100,6 +100,14 @@ class Actions:
         self.about = act("&About nemu")
 
     @property
+    def canvas_actions(self) -> list[QAction]:
+        """Actions whose keys act on the canvas: they work only while the canvas has the focus
+        (a console, a list or a form keeps Backspace, S, L, +, -, Ctrl+C for itself)."""
+        return [self.delete, self.copy, self.paste, self.select_all, self.rename,
+                self.mode_select, self.mode_link, self.zoom_in, self.zoom_out,
+                *self.arrange.values()]
+
+    @property
     def run_actions(self) -> list[QAction]:
         return [self.start_all, self.stop_all, self.start_selected, self.stop_selected,
                 self.attach_lab]

@@ -137,6 +137,10 @@ class ConsoleDock(QTabWidget):
         except NemuError as e:
             self.failed.emit(f"No console for {node}", str(e))
             return None
+        return self.open_socket(node, path)
+
+    def open_socket(self, node: str, path: str) -> ConsoleTab:
+        """A new tab on the console served at `path` (a unix socket), shown and focused."""
         tab = ConsoleTab(node, path)
         tab.sizeChanged.connect(self.bridge.resize_console)
         tab.external.clicked.connect(lambda: self.open_external(node))

@@ -47,6 +47,11 @@ class CanvasMenus(QObject):
         item = view.itemAt(pos)
         while item is not None and not isinstance(item, NodeItem | LinkItem):
             item = item.parentItem()
+        if isinstance(item, NodeItem | LinkItem) and not item.isSelected():
+            # the menu acts on this item: show it selected (its properties, its plot), as a
+            # left click would; a right click inside a selection keeps it (align, delete)
+            self.w.scene.select(*(([item.name], []) if isinstance(item, NodeItem)
+                                  else ([], [item.name])))
         if isinstance(item, NodeItem):
             menu = self.node_menu(item.name)
         elif isinstance(item, LinkItem):

@@ -145,6 +145,10 @@ class MainWindow(QMainWindow):
             if isinstance(w, QToolButton):
                 w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
 
+        for act in a.canvas_actions:        # their keys are the canvas's, not the window's
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(act)
+
         sb = self.statusBar()
         self.counts_label = QLabel()
         self.file_label = QLabel()
@@ -253,6 +257,7 @@ class MainWindow(QMainWindow):
         name = self.controller.add_node(kind, (pos.x(), pos.y()))
         if name is not None:
             self.scene.select([name])
+            self.view.setFocus()             # from the palette: the canvas's keys act on it
         return name
 
     def _link_requested(self, a: str, b: str) -> None:
@@ -260,8 +265,29 @@ class MainWindow(QMainWindow):
         if name is not None:
             self.scene.select(links=[name])
 
-    def delete_selection(self) -> None:
-        self.controller.delete(self.scene.selected_nodes(), self.scene.selected_links())
+    def delete_selection(self) -> bool:
+        """Delete the selected nodes and links; a running machine is stopped by that, so the
+        user is asked first (one key press must never kill a guest)."""
+        nodes = self.scene.selected_nodes()
+        running = [n for n in nodes if self.bridge.node_states.get(n) in ("running", "booting")
+                   and not self.controller.topology.node(n).kind.is_fabric]
+        if running and not self.confirm_delete_running(running):
+            return False
+        self.controller.delete(nodes, self.scene.selected_links())
+        return True
+
+    def confirm_delete_running(self, nodes: list[str]) -> bool:
+        """Ask before deleting running machines (replaceable in tests)."""
+        names = ", ".join(nodes)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete running machines",
+                          f"{names} {'is' if len(nodes) == 1 else 'are'} running. Deleting "
+                          f"stops {'it' if len(nodes) == 1 else 'them'} now: what runs inside "
+                          "is lost (the disk is kept; Undo starts the machine again).",
+                          QMessageBox.StandardButton.Cancel, self)
+        delete = box.addButton("Delete and Stop", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def copy_selection(self) -> None:
         nodes = self.scene.selected_nodes()

@@ -50,6 +50,9 @@ from engine.session.machines import is_disk_path, machine_image, prepare_machine
 from engine.session.registry import ProcessRegistry
 
 Listener = Callable[[SessionEvent], None]
+# A guest agent socket serves one client at a time: a controller lets go of it after this many
+# idle seconds, so `nemu exec` (and another controller) can use it beside a running window.
+AGENT_IDLE_S = 1.0
 
 
 @dataclass
@@ -59,8 +62,11 @@ class NodeControl:
     name: str
     agent: GuestAgent
 
-    async def _ready(self) -> GuestAgent:
-        if not self.agent.connected:   # re-attached, or a user's disk: connect on first use
+    @contextlib.asynccontextmanager
+    async def _ready(self) -> AsyncIterator[GuestAgent]:
+        """The agent, connected for the calls in the block (re-attached, a user's disk, or
+        released when idle so `nemu exec` could use it: connect on use)."""
+        if not self.agent.connected:
             try:
                 await self.agent.connect(timeout=15)
             except GuestAgentError as e:
@@ -68,14 +74,17 @@ class NodeControl:
                     f"node {self.name}: no guest agent answers ({e}); nemu runs commands "
                     "through qemu-guest-agent on the virtio-serial port "
                     "org.qemu.guest_agent.0, which a user's own disk must run") from None
-        return self.agent
+        async with self.agent.in_use(connect_timeout=15) as agent:
+            yield agent
 
     async def run(self, command: str | list[str], timeout: float = 60.0,
                   input: bytes | None = None) -> ExecResult:
-        return await (await self._ready()).exec(command, timeout=timeout, input=input)
+        async with self._ready() as agent:
+            return await agent.exec(command, timeout=timeout, input=input)
 
     async def read_file(self, path: str) -> bytes:
-        return await (await self._ready()).read_file(path)
+        async with self._ready() as agent:
+            return await agent.read_file(path)
 
     async def resize_console(self, rows: int, columns: int) -> None:
         """Tell the serial console's shell the size of the terminal showing it. A serial line
@@ -89,7 +98,8 @@ class NodeControl:
                                f"{r.stderr.decode(errors='replace').strip()}")
 
     async def write_file(self, path: str, data: bytes) -> None:
-        await (await self._ready()).write_file(path, data)
+        async with self._ready() as agent:
+            await agent.write_file(path, data)
 
 
 class Session(LiveEditing):
@@ -161,6 +171,7 @@ class Session(LiveEditing):
                 s._nics.update((node.name, i.name) for i in node.interfaces)
                 s.agents[node.name] = GuestAgent(
                     socket_dir(sdir.node_dir(node.name)) / "agent.sock", node.name)
+                s.agents[node.name].release_when_idle(AGENT_IDLE_S)
             s.states[node.name] = NodeState.RUNNING if running else (
                 NodeState.CRASHED if role in s.registry.roles() else NodeState.STOPPED)
         return s
@@ -324,6 +335,7 @@ class Session(LiveEditing):
         except BaseException as e:
             self._set_state(name, NodeState.CRASHED, str(e))
             raise
+        m.agent.release_when_idle(AGENT_IDLE_S)
         self._set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s"
                         if spec.wait_for_agent else f"QEMU running in {seconds:.1f} s (own disk)")
 
