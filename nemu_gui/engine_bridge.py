@@ -59,6 +59,7 @@ from engine.session.events import (
     SessionEvent,
     StatsUpdate,
 )
+from engine.session.live_address import INTERFACE_FIELDS
 from engine.session.session import Session
 from engine.stats import LinkStats
 from nemu_gui.scene.topology_scene import TopologyScene
@@ -74,14 +75,16 @@ BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
 
 @dataclass(frozen=True)
 class KeptInterface:
-    """An interface the running lab refused to take off a node (engine thread -> Qt thread):
-    what to put back into the canvas model, where, and the engine's reason."""
+    """An interface the running lab refused to take off a node, or to give a new address or
+    MAC (engine thread -> Qt thread): what to put back into the canvas model, where, and the
+    engine's reason."""
 
     node: str
     iface: Interface
     after: str | None        # the interface before it in the lab's list (None: first)
     index: int
     reason: str
+    fields: bool = False     # True: it is there, but the lab refused its new address or MAC
 
 
 class RunState(enum.Enum):
@@ -410,9 +413,9 @@ class EngineBridge(QObject):
                 self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
                             ordered=True)
             case NodeChanged(name=name, changes=fields) if "interfaces" in fields:
-                keep = {i.name for i in fields["interfaces"]}
-                self.submit(self._drop_interfaces(s, name, keep),
-                            f"Could not remove an interface of {name}", self._kept,
+                wanted = copy.deepcopy(list(fields["interfaces"]))
+                self.submit(self._sync_interfaces(s, name, wanted),
+                            f"Could not change the interfaces of {name}", self._kept,
                             ordered=True)
             case NodeRenamed(old=old, new=new):
                 if old in self.node_states:
@@ -433,13 +436,18 @@ class EngineBridge(QObject):
             await s.set_link(link.name, "b", **diff)
 
     @staticmethod
-    async def _drop_interfaces(s: Session, node: str, keep: set[str]) -> list[KeptInterface]:
-        """Take off `node` in the running lab every interface the canvas no longer has (a
-        removed one, or one an undo dropped again). Compared here, in order with the other
-        edits, against the lab's own copy: the event only says what the node has now."""
+    async def _sync_interfaces(s: Session, node: str, wanted: list[Interface]
+                               ) -> list[KeptInterface]:
+        """Make `node`'s interfaces in the running lab what the canvas has: take off every
+        interface the canvas no longer has (a removed one, or one an undo dropped again) and
+        give the others the address and MAC the canvas gives them (`Session.set_interface`,
+        which re-plans the running machines). Compared here, in order with the other edits,
+        against the lab's own copy: the event only says what the node has now. The session
+        adds interfaces by itself when a link needs them, so new ones are not sent."""
         if not s.topo.has_node(node):
             return []
         have = list(s.topo.node(node).interfaces)
+        keep = {i.name: i for i in wanted}
         kept: list[KeptInterface] = []
         for index, iface in enumerate(have):
             if iface.name in keep:
@@ -450,19 +458,40 @@ class EngineBridge(QObject):
                 kept.append(KeptInterface(node, copy.deepcopy(iface),
                                           have[index - 1].name if index else None, index,
                                           _describe(e)))
+        for iface in have:
+            new = keep.get(iface.name)
+            if new is None:
+                continue
+            fields = {f: getattr(new, f) for f in INTERFACE_FIELDS
+                      if getattr(new, f) != getattr(iface, f)}
+            if not fields:
+                continue
+            try:
+                await s.set_interface(node, iface.name, **fields)
+            except Exception as e:       # the lab keeps its own: so must the canvas
+                kept.append(KeptInterface(node, copy.deepcopy(iface), None, -1, _describe(e),
+                                          fields=True))
         return kept
 
     def _kept(self, kept: list[KeptInterface]) -> None:
-        """Qt thread: say why, and put each refused interface back where it was."""
+        """Qt thread: say why, and put each refused interface back as the lab has it."""
         for k in kept:
             self._put_back(k)
-            self.failed.emit(f"{k.node} keeps {k.iface.name}", k.reason)
+            what = f"{k.iface.name}'s address and MAC" if k.fields else k.iface.name
+            self.failed.emit(f"{k.node} keeps {what}", k.reason)
             self.interfaceKept.emit(k.node, k.iface.name, k.reason)
 
     def _put_back(self, k: KeptInterface) -> None:
         t = self.canvas_topology
-        if (t is None or not t.has_node(k.node)
-                or t.node(k.node).interface(k.iface.name) is not None):
+        if t is None or not t.has_node(k.node):
+            return
+        if k.fields:                       # the lab refused new fields: it keeps its own
+            ifaces = [k.iface if i.name == k.iface.name else i
+                      for i in t.node(k.node).interfaces]
+            with contextlib.suppress(TopologyError):
+                t.update_node(k.node, interfaces=ifaces)
+            return
+        if t.node(k.node).interface(k.iface.name) is not None:
             return
         ifaces = list(t.node(k.node).interfaces)
         names = [i.name for i in ifaces]

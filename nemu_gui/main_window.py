@@ -35,6 +35,7 @@ from nemu_gui.engine_bridge import EngineBridge
 from nemu_gui.file_menu import FileMenu
 from nemu_gui.notifications import Level, NotificationArea
 from nemu_gui.palette import Palette
+from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.panel import PropertiesPanel
 from nemu_gui.recent_files import RecentFiles
 from nemu_gui.resources import icon
@@ -77,7 +78,8 @@ class MainWindow(QMainWindow):
         self.notifications = NotificationArea()
         self.acts = Actions(self)
         self.node_palette = Palette()
-        self.properties = PropertiesPanel(self.controller, self.scene)
+        self.planned = PlannedAddresses(self.controller, self)
+        self.properties = PropertiesPanel(self.controller, self.scene, self.planned)
         self.file_menu = FileMenu(self)
         self.run_controls = RunControls(self)
         self._build()

@@ -44,7 +44,7 @@ class RunControls(QObject):
         self.accel_label.setObjectName("accelLabel")
         self.consoles = ConsoleDock(self.bridge)
         self.stats = StatsDock()
-        self.summary = SummaryDock(window.controller, self.bridge)
+        self.summary = SummaryDock(window.controller, self.bridge, window.planned)
         self.menus = CanvasMenus(window)
         self.docks: dict[str, QDockWidget] = {}
 

@@ -478,14 +478,26 @@ class Topology:
         seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
         for i, node in enumerate(self.nodes):
             for j, iface in enumerate(node.interfaces):
-                if iface.address is None:
+                ip = _ip_of(iface.address)
+                if ip is None:
                     continue
-                ip = ipaddress.ip_interface(iface.address).ip
                 if ip in seen:
-                    out.append(TopologyError(f"address {ip} is given to {seen[ip]} too",
+                    out.append(TopologyError(_clash(ip, seen[ip]),
                                              f"nodes[{i}].interfaces[{j}].address"))
                 seen[ip] = f"{node.name}.{iface.name}"
         return out
+
+    def address_clash(self, node: str, iface: Interface) -> TopologyError | None:
+        """What `validate` would say if `node` had `iface` (in place of its interface of that
+        name): its address given to another interface too; None when it has none."""
+        ip = _ip_of(iface.address)
+        if ip is None:
+            return None
+        for n in self.nodes:
+            for other in n.interfaces:
+                if (n.name, other.name) != (node, iface.name) and _ip_of(other.address) == ip:
+                    return TopologyError(_clash(ip, f"{n.name}.{other.name}"), "address")
+        return None
 
     def _fabric_loops(self) -> list[TopologyError]:
         """Hubs and switches joined in a cycle would flood frames around it for ever."""
@@ -511,3 +523,17 @@ class Topology:
         for node in self.nodes:
             counts[node.kind.value] += 1
         return counts
+
+
+def _ip_of(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of an interface's address (None: none, or not an IP address)."""
+    if address is None:
+        return None
+    try:
+        return ipaddress.ip_interface(address).ip
+    except ValueError:
+        return None
+
+
+def _clash(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, holder: str) -> str:
+    return f"address {ip} is given to {holder} too"

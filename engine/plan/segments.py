@@ -43,6 +43,7 @@ def segments(topo: Topology) -> list[Segment]:
         return min(order[d["link"]] for _, _, d in g.subgraph(comp).edges(data=True))
 
     comps = sorted(nx.connected_components(g), key=first_link)
+    node_index = {n.name: i for i, n in enumerate(topo.nodes)}
     out = []
     for i, comp in enumerate(comps):
         seg = Segment(i)
@@ -53,14 +54,14 @@ def segments(topo: Topology) -> list[Segment]:
                 seg.fabric.append(v[1])
                 if topo.node(v[1]).kind is NodeKind.SLIRP:
                     seg.slirps.append(v[1])
-        seg.endpoints.sort(key=lambda e: _position(topo, e))
+        seg.endpoints.sort(key=lambda e: _position(topo, e, node_index))
         seg.links = sorted({d["link"] for _, _, d in g.subgraph(comp).edges(data=True)},
                            key=order.__getitem__)
         out.append(seg)
     return out
 
 
-def _position(topo: Topology, end: tuple[str, str]) -> tuple[int, int]:
-    names = [n.name for n in topo.nodes]
+def _position(topo: Topology, end: tuple[str, str], node_index: dict[str, int]
+              ) -> tuple[int, int]:
     node = topo.node(end[0])
-    return names.index(end[0]), [i.name for i in node.interfaces].index(end[1])
+    return node_index[end[0]], [i.name for i in node.interfaces].index(end[1])

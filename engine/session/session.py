@@ -45,7 +45,7 @@ from engine.session.events import (
     StatsUpdate,
 )
 from engine.session.linkstats import LinkStatsReader
-from engine.session.live_edit import LiveEditing
+from engine.session.live_address import LiveAddressing
 from engine.session.machines import is_disk_path, machine_image, prepare_machine
 from engine.session.registry import ProcessRegistry
 
@@ -102,7 +102,7 @@ class NodeControl:
             await agent.write_file(path, data)
 
 
-class Session(LiveEditing):
+class Session(LiveAddressing):
     def __init__(self, topo: Topology, sdir: SessionDir, host: Host | None = None,
                  accel: AccelChoice | None = None) -> None:
         self.topo = topo

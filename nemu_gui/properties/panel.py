@@ -22,6 +22,7 @@ from engine.model import (
     TopologyEvent,
 )
 from nemu_gui.controller import Controller
+from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.link_form import LinkForm
 from nemu_gui.properties.node_form import NodeForm
 from nemu_gui.scene.topology_scene import TopologyScene
@@ -29,7 +30,7 @@ from nemu_gui.scene.topology_scene import TopologyScene
 
 class PropertiesPanel(QScrollArea):
     def __init__(self, controller: Controller, scene: TopologyScene,
-                 parent: QWidget | None = None) -> None:
+                 planned: PlannedAddresses | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.scene = scene
@@ -41,7 +42,7 @@ class PropertiesPanel(QScrollArea):
         self.summary.setWordWrap(True)
         self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.summary.setMargin(10)
-        self.node_form = NodeForm(controller)
+        self.node_form = NodeForm(controller, planned)
         self.link_form = LinkForm(controller)
         self.many = QLabel()
         self.many.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
