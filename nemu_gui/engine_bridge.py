@@ -64,7 +64,6 @@ from engine.session.session import Session
 from engine.stats import LinkStats
 from nemu_gui.scene.topology_scene import TopologyScene
 
-NOT_AVAILABLE = "engine not available yet"
 NODE_VERBS = ("start", "stop", "restart")
 
 # engine NodeState -> the badge names the canvas knows
@@ -395,6 +394,7 @@ class EngineBridge(QObject):
             case NodeAdded(node=node):
                 n = copy.deepcopy(node)
                 self.node_states[n.name] = "stopped"
+                self.engineState.emit(self.status_text())
                 self.submit(s.add_node(n), f"Could not start {n.name}", ordered=True)
             case LinkAdded(link=link):
                 lk = copy.deepcopy(link)
@@ -410,6 +410,7 @@ class EngineBridge(QObject):
                             f"Could not plug link {link.name} into {to.label}", ordered=True)
             case NodeRemoved(node=node):
                 self.node_states.pop(node.name, None)
+                self.engineState.emit(self.status_text())     # it no longer counts
                 self.submit(s.remove_node(node.name), f"Could not stop {node.name}",
                             ordered=True)
             case NodeChanged(name=name, changes=fields) if "interfaces" in fields:

@@ -19,13 +19,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 
 from engine.errors import NemuError, TopologyError
 from engine.model import NodeKind, Topology
+from engine.units import plural
 from nemu_gui.actions import Actions
 from nemu_gui.arrange import Arrangement
 from nemu_gui.autosave import Autosaver
@@ -90,13 +90,8 @@ class MainWindow(QMainWindow):
     # ---- layout --------------------------------------------------------------------
     def _build(self) -> None:
         self.setWindowTitle("nemu")
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.notifications)
-        lay.addWidget(self.view, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(self.view)
+        self.notifications.overlay(self.view)     # floats: the canvas never moves for it
 
         self.palette_dock = self._dock("Palette", self.node_palette,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -348,7 +343,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         t = self.controller.topology
-        self.counts_label.setText(f"{len(t.nodes)} nodes · {len(t.links)} links")
+        self.counts_label.setText(f"{plural(len(t.nodes), 'node')} · "
+                                  f"{plural(len(t.links), 'link')}")
         dirty = " •" if self.document.dirty else ""
         self.file_label.setText(f"{self.document.display_name}{dirty}")
         self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")

@@ -13,6 +13,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
+from engine.errors import TopologyError
 from engine.hosts.local import LocalHost
 from engine.model import Topology
 from engine.session.registry import live_sessions
@@ -20,10 +21,13 @@ from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.notifications import Level
+from nemu_gui.properties.link_form import applied_summary
 from nemu_gui.stats_dock import StatsDock
 from nemu_gui.summary_dock import SummaryDock
 
 __all__ = ["RunControls"]
+
+CONSOLE_ROWS = 24          # a console is opened with room for this many lines, if it fits
 
 if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
@@ -58,12 +62,8 @@ class RunControls(QObject):
         sb = w.statusBar()
         sb.insertPermanentWidget(0, self.accel_label)
         sb.addPermanentWidget(self.progress)
-        a.start_selected.setToolTip("Start the selected stopped machines of the running lab")
-        a.stop_selected.setToolTip("Stop the selected machines of the running lab")
         a.start_selected.triggered.connect(lambda: self._selected("start"))
         a.stop_selected.triggered.connect(lambda: self._selected("stop"))
-        a.start_all.setToolTip("Start every node of the lab (Ctrl+R)")
-        a.stop_all.setToolTip("Stop the running lab (Ctrl+Shift+R)")
         a.start_all.triggered.connect(self.start_all)
         a.stop_all.triggered.connect(self.stop_all)
         a.attach_lab.triggered.connect(lambda: self.attach_dialog())
@@ -75,6 +75,7 @@ class RunControls(QObject):
         b.nodeState.connect(lambda *_: self._progress_tooltip())
         b.nodeHealth.connect(w.scene.set_node_health)
         b.linkApplied.connect(w.properties.link_form.show_applied)
+        b.linkApplied.connect(self._applied_status)
         b.info.connect(lambda t, d: w.notify(t, d, Level.INFO))
         w.controller.topologyEvent.connect(b.forward)
         w.controller.topologyReset.connect(self._on_reset)
@@ -119,7 +120,21 @@ class RunControls(QObject):
     def open_console(self, node: str) -> object:
         self.docks["Consoles"].show()
         self.docks["Consoles"].raise_()
-        return self.consoles.open(node)
+        tab = self.consoles.open(node)
+        self._console_room()
+        return tab
+
+    def _console_room(self, rows: int = CONSOLE_ROWS) -> None:
+        """Make the bottom docks tall enough for a usable shell (`rows` lines), within
+        reason: at most 55 % of the window, so the canvas stays."""
+        dock = self.docks["Consoles"]
+        term = next(iter(self.consoles.tabs.values()), None)
+        if term is None:
+            return
+        chrome = dock.height() - term.terminal.height()   # title, tab bar, status row
+        want = min(int(rows * term.terminal.cell_h) + chrome, int(self.w.height() * 0.55))
+        if dock.height() < want:
+            self.w.resizeDocks([dock], [want], Qt.Orientation.Vertical)
 
     # ---- actions -------------------------------------------------------------------
     def start_all(self) -> bool:
@@ -179,11 +194,26 @@ class RunControls(QObject):
     # ---- feedback ------------------------------------------------------------------
     def _on_run_state(self, state: RunState) -> None:
         a = self.w.acts
-        a.start_all.setEnabled(state is RunState.IDLE)
-        a.attach_lab.setEnabled(state is RunState.IDLE)
-        a.stop_all.setEnabled(state in (RunState.STARTING, RunState.RUNNING))
-        a.start_selected.setEnabled(state is RunState.RUNNING)
-        a.stop_selected.setEnabled(state is RunState.RUNNING)
+        busy = {RunState.STARTING: "the lab is starting", RunState.STOPPING: "the lab is "
+                "stopping", RunState.RUNNING: "a lab is running here"}.get(state, "")
+        not_running = "" if state is RunState.RUNNING else (
+            busy if state is not RunState.IDLE else "no lab is running")
+        stoppable = "" if state in (RunState.STARTING, RunState.RUNNING) else (
+            busy or "no lab is running")
+        for act, tip, why_not in (
+                (a.start_all, "Start every node of the lab", busy),
+                (a.stop_all, "Stop the running lab", stoppable),
+                (a.start_selected, "Start the selected stopped machines of the running lab",
+                 not_running),
+                (a.stop_selected, "Stop the selected machines of the running lab", not_running),
+                (a.attach_lab, "Take over a lab started elsewhere (nemu up, or a window that "
+                 "closed without stopping it)", busy and f"{busy}; stop it first")):
+            keys = act.shortcut().toString()
+            text = tip + (f" ({keys})" if keys else "") + (f": not now, {why_not}"
+                                                           if why_not else "")
+            act.setEnabled(not why_not)
+            act.setToolTip(text)
+            act.setStatusTip(text)
         self.progress.setVisible(state in (RunState.STARTING, RunState.STOPPING))
         if state is RunState.STOPPING:
             self.progress.setRange(0, 0)              # busy
@@ -199,6 +229,20 @@ class RunControls(QObject):
         self.accel_label.setStyleSheet(
             "color: #b9770e; font-weight: bold;" if b.accel == "tcg" else
             "color: #1e8449; font-weight: bold;")
+
+    def _applied_status(self, link: str, changes: dict[str, dict[str, object]]) -> None:
+        """What the running lab confirmed, in the status bar too: the form's own line may
+        be below the fold while a slider is dragged."""
+        try:
+            lk = self.w.controller.topology.link(link)
+        except TopologyError:
+            return                          # deleted meanwhile
+        parts = []
+        for end, fields in sorted(changes.items()):
+            src, dst = (lk.a.node, lk.b.node) if end == "a" else (lk.b.node, lk.a.node)
+            parts.append(f"{src} → {dst}: {applied_summary(fields)}")
+        self.w.statusBar().showMessage(f"✓ {link} in the running lab: " + "; ".join(parts),
+                                       6000)
 
     def _selected(self, verb: str) -> None:
         for node in self.w.scene.selected_nodes():

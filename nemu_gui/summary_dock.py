@@ -13,7 +13,7 @@ import contextlib
 from typing import Any
 
 from PySide6.QtCore import QSortFilterProxyModel, Qt, QTimer
-from PySide6.QtGui import QColor, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QShowEvent, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
@@ -68,6 +68,7 @@ class SummaryDock(QWidget):
         lay.addWidget(self.filter)
         lay.addWidget(self.plan_error)
         lay.addWidget(self.table, 1)
+        self._stale = False
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(50)
@@ -76,11 +77,23 @@ class SummaryDock(QWidget):
         controller.topologyReset.connect(lambda _t: self.schedule())
         bridge.nodeState.connect(lambda *_: self.schedule())
         bridge.runStateChanged.connect(lambda _s: self.schedule())
+        self.planned.changed.connect(self.schedule)
         self.rebuild()
 
     def schedule(self) -> None:
+        """Rebuild soon; a hidden dock (another tab in front) waits until it is shown: its
+        addresses come from planning the whole lab."""
+        if not self.isVisible():
+            self._stale = True
+            return
         if not self._timer.isActive():
             self._timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._stale:
+            self._stale = False
+            self.schedule()
+        super().showEvent(event)
 
     def _addresses(self, node: str) -> dict[str, str]:
         s = self.bridge.session
@@ -94,6 +107,9 @@ class SummaryDock(QWidget):
         return {} if p is None else {k: str(v) for k, v in p.addresses.items()}
 
     def rebuild(self) -> None:
+        if self.bridge.session is None and not self.planned.current:
+            self.planned.plans()            # planning: `changed` brings us back, once
+            return
         t = self.controller.topology
         states = self.bridge.node_states
         rows: list[list[Any]] = []

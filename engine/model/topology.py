@@ -115,6 +115,12 @@ class Topology:
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
+    def snapshot(self) -> Topology:
+        """A copy to read elsewhere (another thread) while this one is edited: nodes and
+        links are immutable, so they are shared; only the graph's structure is copied."""
+        return Topology(self.name, self.description, self.seed, list(self.machines),
+                        self.graph.copy(), base_dir=self.base_dir)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Topology):
             return NotImplemented

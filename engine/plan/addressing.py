@@ -138,7 +138,7 @@ def _assign_addresses(topo: Topology, seg: Segment, net: IPv4Network,
     for node, iface in pending:
         for h in hosts:
             if h not in taken:
-                plans[node].addresses[iface] = IPv4Interface(f"{h}/{net.prefixlen}")
+                plans[node].addresses[iface] = IPv4Interface((int(h), net.prefixlen))
                 taken.add(h)
                 break
         else:

@@ -86,6 +86,7 @@ class NodeForm(QWidget):
         if planned is not None:
             self.interfaces.set_planner(
                 lambda n, i, f: planned.address(n, i) if f == "address" else planned.mac(n, i))
+            planned.changed.connect(self.interfaces.show_fields)    # the hints, when ready
         self.form.addRow("Interfaces", self.interfaces)
         self.services = QLabel()
         self.services.setWordWrap(True)

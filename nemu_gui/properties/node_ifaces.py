@@ -63,7 +63,7 @@ class InterfaceList(QWidget):
         self.tree.header().setStretchLastSection(True)
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemSelectionChanged.connect(self._update_button)
-        self.tree.itemSelectionChanged.connect(self._show_fields)
+        self.tree.itemSelectionChanged.connect(self.show_fields)
         self.tree.installEventFilter(self)
         layout.addWidget(self.tree)
         self.empty = QLabel("none yet (added when you draw a link)")
@@ -131,9 +131,9 @@ class InterfaceList(QWidget):
         row_h = self.tree.sizeHintForRow(0) if node.interfaces else 0
         self.tree.setFixedHeight(header + rows * max(row_h, 18) + 2 * self.tree.frameWidth())
         self._update_button()
-        self._show_fields()
+        self.show_fields()
 
-    def _show_fields(self) -> None:
+    def show_fields(self) -> None:
         """The selected interface's address and MAC in the editors (a machine's only)."""
         node, name = self._node, self.current_interface()
         iface = node.interface(name) if node is not None and name else None

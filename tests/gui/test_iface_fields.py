@@ -47,7 +47,7 @@ def test_a_typed_address_is_checked_set_undone_and_saved(qtbot, window: MainWind
     ifaces = form_of(w, "h1", "eth0")
     t = w.controller.topology
     assert ifaces.address.text() == ""
-    assert ifaces.address.placeholderText() == "auto: 10.0.0.1/24"   # what Start will give
+    qtbot.waitUntil(lambda: ifaces.address.placeholderText() == "auto: 10.0.0.1/24")
 
     type_into(qtbot, ifaces.address, "192.168.7.1/24")
     assert t.node("h1").interface("eth0").address == "192.168.7.1/24"   # type: ignore[union-attr]
@@ -76,7 +76,7 @@ def test_a_typed_address_is_checked_set_undone_and_saved(qtbot, window: MainWind
     assert error_text(w) == ""
     type_into(qtbot, ifaces.mac, "auto")                       # back to nemu's choice
     assert t.node("h1").interface("eth0").mac is None                       # type: ignore
-    assert ifaces.mac.placeholderText().startswith("auto: 52:54:00:")
+    qtbot.waitUntil(lambda: ifaces.mac.placeholderText().startswith("auto: 52:54:00:"))
 
     path = tmp_path / "lab.yaml"
     w.document.save(path)
@@ -92,16 +92,17 @@ def test_the_summary_shows_the_planned_addresses_before_start(qtbot, window: Mai
     summary = w.run_controls.summary
 
     def addresses() -> dict[str, str]:
-        summary.rebuild()
         return {f"{r[0]}.{r[3]}": r[4] for r in summary.visible_rows()}
 
-    assert addresses() == {"h1.eth0": "10.0.0.1/24", "h2.eth0": "10.0.0.2/24"}
+    # planned on a worker thread: the Summary fills in when the plan is ready
+    qtbot.waitUntil(lambda: addresses() == {"h1.eth0": "10.0.0.1/24", "h2.eth0": "10.0.0.2/24"})
     w.scene.select(["h1"])
     ifaces = w.properties.node_form.interfaces
     ifaces.select("eth0")
     type_into(qtbot, ifaces.address, "172.16.5.9/16")
     # h2 follows h1 into its subnet, as the planner will do at Start
-    assert addresses() == {"h1.eth0": "172.16.5.9/16", "h2.eth0": "172.16.0.1/16"}
+    qtbot.waitUntil(lambda: addresses() == {"h1.eth0": "172.16.5.9/16",
+                                            "h2.eth0": "172.16.0.1/16"})
 
 
 def test_reconfiguring_a_running_guest_flushes_changed_addresses_then_replaces_routes() -> None:

@@ -78,7 +78,7 @@ def test_start_all_boots_both_hosts_with_badges_and_status(qtbot, lab: MainWindo
     _wait(qtbot, lambda: "2 running" in w.engine_label.text(), 5000)
     assert "session two-hosts" in w.engine_label.text()
     assert w.run_controls.accel_label.text() == w.bridge.accel.upper() in ("TCG", "KVM")
-    assert "2 nodes · 1 links" in w.counts_label.text()
+    assert "2 nodes · 1 link" in w.counts_label.text()
     assert len(lab_windows.pids(w)) == 3  # two QEMUs and the vswitch
 
 
@@ -124,6 +124,8 @@ def test_bandwidth_slider_applies_live_debounced_and_confirmed(qtbot, lab: MainW
     assert w.bridge.session.topo.link("h1-h2").b.params.bandwidth == final
     _wait(qtbot, lambda: units.format_bandwidth(final) in form.applied.text(), 5000)
     assert form.applied.isVisible()
+    # also where it is seen while the slider is dragged, whatever the form's scroll
+    assert "✓ h1-h2 in the running lab: " in w.statusBar().currentMessage()
 
 
 def test_console_tab_shows_a_shell_prompt_and_runs_what_is_typed(qtbot, lab: MainWindow) -> None:
@@ -286,6 +288,10 @@ def test_stop_all_stops_every_process(qtbot, lab: MainWindow, lab_windows) -> No
     assert w.scene.nodes["h1"].state == "stopped"
     assert w.scene.links["h1-h2"].live is None
     assert w.acts.start_all.isEnabled() and not w.acts.stop_all.isEnabled()
+    # the disabled Stop All says why (not "engine not available yet")
+    assert w.acts.stop_all.toolTip() == ("Stop the running lab (Ctrl+Shift+R): not now, no lab "
+                                         "is running")
+    assert "running" not in w.engine_label.text()
     for p in pids:
         assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
 
