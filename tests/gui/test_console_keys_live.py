@@ -55,6 +55,10 @@ def lab(x_display, xcb_app_class, tmp_path_factory) -> Iterator[tuple[object, Pa
                             "if a.text() == 'Console'][0]))")))
         app.wait_until("'h1' in w.run_controls.consoles.tabs")
         app.wait_until(f"'#' in {TERMINAL}.text()", 60)
+        # the Summary was in front: the console still gets room for a shell (24 lines at
+        # 1280x800 would leave no canvas; at least 20 of them)
+        assert app.eval("w.height()") <= 1024
+        app.wait_until(f"{TERMINAL}.term.lines >= 20")
         yield app, tmp
     finally:
         assert app.quit() == 0, app.stderr()
@@ -148,3 +152,20 @@ def test_deleting_a_running_machine_from_the_keyboard_asks_first(lab) -> None:
     assert app.eval("sorted(w.scene.nodes)") == ["h1", "h2"]
     assert app.eval("w.bridge.node_states['h2']") == "running"
     assert app.eval("w.controller.undo_stack.count()") == 0
+
+    # asked again and confirmed (a click on its button): h2 goes, its QEMU stops, and the
+    # status bar counts one machine running, not two
+    h2_pid = app.eval("w.bridge.session.process('h2').pid")
+    app.display.click(*app.node_pos("h2"))        # (Xvfb has no window manager to give
+    app.wait_until("app.focusWidget() is w.view")  # the window its focus back)
+    app.display.key("Delete")
+    app.wait_until(f"{box} is not None")
+    button = (f"[b for b in {box}.buttons() if b.text() == 'Delete and Stop'][0]")
+    app.display.click(*app.screen_pos(button))
+    app.wait_until("sorted(w.scene.nodes) == ['h1']")
+    app.wait_until("w.engine_label.text() == 'session two-hosts · 1 running'")
+    deadline = time.monotonic() + 30
+    while psutil.pid_exists(h2_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not psutil.pid_exists(h2_pid) or psutil.Process(h2_pid).status() == \
+        psutil.STATUS_ZOMBIE

@@ -1,0 +1,77 @@
+"""Rough edges that need a real pointer, on a real X display (Xvfb, xcb, xdotool): a click after
+a banner closes lands where it was aimed; a right click selects what its menu is for. The
+screenshots each test takes are kept in the test's folder (look at them when changing these)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def test_a_click_after_a_banner_closes_lands_where_it_was_aimed(xcb_app, tmp_path: Path) -> None:
+    app = xcb_app("--example", "two-hosts")
+    h2 = app.node_pos("h2")
+    app.exec("from nemu_gui.notifications import Level; "
+             "w.notify('Could not start the lab', 'a detail line, as engine errors have', "
+             "Level.ERROR)")
+    app.wait_until("w.notifications.isVisible() and w.notifications.height() > 30")
+    assert app.node_pos("h2") == h2                     # the canvas did not move down
+    app.screenshot(tmp_path / "banner-open.png")
+    # close it with its ✕, then click where h2 is: h2 is selected (not empty canvas)
+    close = ("[b for b in w.notifications.items[0].findChildren(QtWidgets.QToolButton) "
+             "if b.text() == '✕'][0]")
+    app.display.click(*app.screen_pos(close))
+    app.wait_until("not w.notifications.isVisible()")
+    assert app.node_pos("h2") == h2
+    app.display.click(*h2)
+    app.wait_until("w.scene.selected_nodes() == ['h2']")
+
+
+def test_a_right_click_selects_the_node_or_link_its_menu_is_for(xcb_app,
+                                                                tmp_path: Path) -> None:
+    app = xcb_app("--example", "star")
+    app.display.click(*app.node_pos("h1"))
+    app.wait_until("w.scene.selected_nodes() == ['h1']")
+    app.display.click(*app.node_pos("r1"), button=3)
+    app.wait_until("QtWidgets.QApplication.activePopupWidget() is not None")
+    assert app.eval("w.scene.selected_nodes()") == ["r1"]
+    assert app.eval("w.properties.node_form.title.text()") == "Router r1"
+    app.screenshot(tmp_path / "right-click-r1.png")
+    app.display.key("Escape")
+    app.wait_until("QtWidgets.QApplication.activePopupWidget() is None")
+    # a link: a point of its line where nothing else is (not its label, not a node)
+    x, y = app.eval("next((p.x(), p.y()) for p in (w.scene.links['r1-sw1'].line.pointAt(f / 20) "
+                    "for f in range(1, 20)) if [i for i in w.view.items(w.view.mapFromScene(p)) "
+                    "if i.isVisible()] == [w.scene.links['r1-sw1']])")
+    app.display.click(*app.scene_pos(x, y), button=3)
+    app.wait_until("QtWidgets.QApplication.activePopupWidget() is not None")
+    assert app.eval("(w.scene.selected_nodes(), w.scene.selected_links())") == [[], ["r1-sw1"]]
+    app.display.key("Escape")
+    # inside a selection of several nodes, a right click keeps the selection (align)
+    app.exec("w.scene.select(['h1', 'h2', 'h3'])")
+    app.display.click(*app.node_pos("h2"), button=3)
+    app.wait_until("QtWidgets.QApplication.activePopupWidget() is not None")
+    assert app.eval("w.scene.selected_nodes()") == ["h1", "h2", "h3"]
+    app.display.key("Escape")
+
+
+def test_the_star_with_live_rates_and_the_statistics_dock_look_right(xcb_app,
+                                                                      tmp_path: Path) -> None:
+    """Screenshots at 1280x800 on X (fonts as a desktop has them): the star's rate labels
+    clear of each other and of names, the Statistics header whole."""
+    app = xcb_app("--example", "star")
+    app.exec("w.resize(1280, 800); w.view.fit_all()\n"
+             "for n in w.scene.links: w.scene.set_link_rates(n, 7.6e6, 196e3, 0.7)\n"
+             "for n in w.scene.nodes.values(): n.set_health(3.0, 222 * 2**20)\n"
+             "w.run_controls.stats.set_ends('h1-sw1', 'h1', 'sw1')\n"
+             "w.run_controls.plot_link('h1-sw1')\n"
+             "w.run_controls.stats.now.setText('7.6 Mb/s ▶ ◀ 196 kb/s · 76% used')")
+    clear = ("(lambda rs, ns: not any(a.intersects(b) for i, a in enumerate(rs) "
+             "for b in rs[i + 1:]) and not any(r.intersects(n) for r in rs for n in ns))("
+             "[lk.label.sceneBoundingRect() for lk in w.scene.links.values()], "
+             "[n.sceneBoundingRect() for n in w.scene.nodes.values()])")
+    app.wait_until(clear)
+    stats = "w.run_controls.stats"
+    assert app.eval(f"{stats}.rect().contains({stats}.export.geometry()) and "
+                    f"{stats}.export.width() >= {stats}.export.sizeHint().width() and "
+                    f"{stats}.now.width() >= {stats}.now.sizeHint().width()")
+    app.screenshot(tmp_path / "star-running-rates.png")
