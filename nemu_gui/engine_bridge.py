@@ -25,6 +25,7 @@ import concurrent.futures
 import contextlib
 import copy
 import enum
+import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from engine import topofile
 from engine.errors import TopologyError
+from engine.hosts.local import LocalHost
 from engine.model import (
     Interface,
     LinkAdded,
@@ -48,6 +50,9 @@ from engine.model import (
     TopologyEvent,
 )
 from engine.runtime import EngineThread
+from engine.session import control
+from engine.session.control import Controller, LabHeld
+from engine.session.directory import SessionDir, find_session
 from engine.session.events import (
     LinkParamsApplied,
     NodeHealth,
@@ -65,6 +70,8 @@ from engine.stats import LinkStats
 from nemu_gui.scene.topology_scene import TopologyScene
 
 NODE_VERBS = ("start", "stop", "restart")
+CONTROLLER = "nemu-gui"     # what a window's claim on its lab calls it
+CLAIM_CHECK_S = 1.0         # how often a window checks it still controls its lab
 
 # engine NodeState -> the badge names the canvas knows
 BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
@@ -84,6 +91,11 @@ class KeptInterface:
     index: int
     reason: str
     fields: bool = False     # True: it is there, but the lab refused its new address or MAC
+
+
+# what attaching hands the Qt thread: the session, its topology copy, its nodes' states, and
+# the controller it was taken over from (None: nobody held it)
+Attached = tuple[Session, Topology, dict[str, NodeState], Controller | None]
 
 
 class RunState(enum.Enum):
@@ -107,6 +119,8 @@ class EngineBridge(QObject):
     commandDone = Signal(str, str, object)          # node, command, ExecResult
     interfaceKept = Signal(str, str, str)           # node, interface, the lab's reason
     attached = Signal(object)                       # Topology: the attached lab, for the canvas
+    labHeld = Signal(str, str)                      # session, its controller: attach refused
+    lostControl = Signal(str, str)                  # session, who took it over from here
     _posted = Signal(object)                        # a callable to run on the Qt thread
 
     available = True
@@ -137,6 +151,9 @@ class EngineBridge(QObject):
         # to change is put back there
         self.canvas_topology: Topology | None = None
         self.started_elsewhere = False                  # attached: quitting leaves it running
+        # this window's claim on the running lab (engine.session.control), set and used on
+        # the engine thread: one controller per lab
+        self._claim: tuple[SessionDir, Controller] | None = None
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
@@ -228,41 +245,64 @@ class EngineBridge(QObject):
 
     async def _start(self, topo: Topology, name: str | None) -> Session:
         s = Session.create(topo, name)
+        me = Controller.this_process(CONTROLLER)
+        control.claim(s.dir, s.host, me)           # a new session: nobody else holds it
+        self._claim = (s.dir, me)
         self._post(lambda: self._adopt(s))
         s.subscribe(self._on_session_event)      # engine thread
         try:
             await s.up()
         except BaseException:
+            self._let_go()
             self._post(self._stopped)
             raise
         self._stats_task = asyncio.ensure_future(self._poll(s))
         return s
 
-    def attach_running(self, name: str) -> bool:
+    def attach_running(self, name: str, take_over: bool = False) -> bool:
         """Take control of a running session (by name or directory); `attached` brings its
-        topology to the canvas, then the state is RUNNING. False if a lab is already here."""
+        topology to the canvas, then the state is RUNNING. A lab another live controller
+        holds is refused (`labHeld` names it) unless `take_over`. False if a lab is already
+        here."""
         if self.state is not RunState.IDLE:
             return False
         self._set_state(RunState.STARTING)
         self.progress.emit(0, 1, f"attaching to {name}")
-        self.submit(self._attach(name), f"Could not attach to {name}", self._attached)
+        self.submit(self._attach(name, take_over), f"Could not attach to {name}",
+                    self._attached)
         return True
 
-    async def _attach(self, name: str) -> tuple[Session, Topology, dict[str, NodeState]]:
+    async def _attach(self, name: str, take_over: bool = False) -> Attached | None:
+        me = Controller.this_process(CONTROLLER)
         try:
-            s = await Session.attach(name)
+            sdir = find_session(name)
+            taken_from = control.claim(sdir, LocalHost(), me, take_over)
+        except LabHeld as e:
+            held, who = e.session, e.holder.describe()
+            self._post(self._stopped)
+            self._post(lambda: self.labHeld.emit(held, who))
+            return None
         except BaseException:
             self._post(self._stopped)
             raise
+        try:
+            s = await Session.attach(name)
+        except BaseException:
+            control.release(sdir, me)
+            self._post(self._stopped)
+            raise
+        self._claim = (s.dir, me)
         s.subscribe(self._on_session_event)      # engine thread
         s.watch()
         self._stats_task = asyncio.ensure_future(self._poll(s))
         topo = topofile.loads(topofile.dumps(s.topo))
         topo.base_dir = s.base_dir               # its relative disk paths stay where they were
-        return s, topo, dict(s.states)
+        return s, topo, dict(s.states), taken_from
 
-    def _attached(self, result: tuple[Session, Topology, dict[str, NodeState]]) -> None:
-        s, topo, states = result
+    def _attached(self, result: Attached | None) -> None:
+        if result is None:                       # refused: another controller holds it
+            return
+        s, topo, states, taken_from = result
         self.attached.emit(topo)                 # the window shows it as its document
         self.canvas_topology = topo
         self._started_topo = topofile.loads(topofile.dumps(topo))
@@ -272,6 +312,9 @@ class EngineBridge(QObject):
             self.node_states[node] = BADGE[state]
             self.nodeState.emit(node, BADGE[state], "")
         self.engineState.emit(self.status_text())
+        if taken_from is not None:
+            self.info.emit(f"Took over lab {s.dir.name}",
+                           f"from {taken_from.describe()}, which no longer controls it")
 
     def _adopt(self, s: Session) -> None:
         self.session = s
@@ -304,12 +347,30 @@ class EngineBridge(QObject):
         if task is not None:
             task.cancel()
         await s.detach()
+        self._let_go()
 
     async def _stop(self, s: Session) -> None:
         task, self._stats_task = self._stats_task, None
         if task is not None:
             task.cancel()
         await s.down()
+        self._let_go()
+
+    def _let_go(self) -> None:
+        """Engine thread: give up this window's claim on its lab (if it still has it)."""
+        claim, self._claim = self._claim, None
+        if claim is not None:
+            control.release(*claim)
+
+    def _lost(self, holder: Controller | None) -> None:
+        """Qt thread: another controller took the lab over; let go of it, leave it running."""
+        s = self.session
+        if s is None or self.state is not RunState.RUNNING:
+            return
+        self._set_state(RunState.STOPPING)
+        self.submit(self._detach(s), f"Could not let go of {s.dir.name}",
+                    lambda _r: self._stopped())
+        self.lostControl.emit(s.dir.name, holder.describe() if holder else "another controller")
 
     def _stopped(self) -> None:
         self.started_elsewhere = False
@@ -365,11 +426,20 @@ class EngineBridge(QObject):
 
     async def _poll(self, s: Session) -> None:
         """Link stats at `stats_hz`, on the engine thread (the session itself reports node
-        CPU and memory as NodeHealth events)."""
+        CPU and memory as NodeHealth events); every CLAIM_CHECK_S, whether this window still
+        controls the lab (another may have taken it over)."""
         period = 1.0 / self.stats_hz
         loop = asyncio.get_running_loop()
+        checked = loop.time()
         while True:
             t0 = loop.time()
+            claim = self._claim
+            if claim is not None and t0 - checked >= CLAIM_CHECK_S:
+                checked = t0
+                if not control.holds(*claim):
+                    holder = control.holder(claim[0], s.host)
+                    self._post(functools.partial(self._lost, holder))
+                    return
             try:
                 s.emit(await s.sample_stats())
             except asyncio.CancelledError:

@@ -6,6 +6,7 @@ the constructor only builds widgets: `start()` begins autosaving and offers reco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from nemu_gui.controller import Controller
 from nemu_gui.document import Document
 from nemu_gui.engine_bridge import EngineBridge
 from nemu_gui.file_menu import FileMenu
-from nemu_gui.notifications import Level, NotificationArea
+from nemu_gui.notifications import Level, Notification, NotificationArea
 from nemu_gui.palette import Palette
 from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.panel import PropertiesPanel
@@ -322,8 +323,9 @@ class MainWindow(QMainWindow):
             self.controller.rename_node(nodes[0], new.strip())
 
     # ---- feedback ------------------------------------------------------------------
-    def notify(self, title: str, detail: str = "", level: Level = Level.INFO) -> None:
-        self.notifications.notify(title, detail, level)
+    def notify(self, title: str, detail: str = "", level: Level = Level.INFO,
+               actions: dict[str, Callable[[], object]] | None = None) -> Notification:
+        return self.notifications.notify(title, detail, level, actions)
 
     def show_load_error(self, path: str | Path, err: Exception) -> None:
         detail = str(err) if isinstance(err, TopologyError | NemuError) else f"{path}: {err}"

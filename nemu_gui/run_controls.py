@@ -16,6 +16,7 @@ from shiboken6 import isValid
 from engine.errors import TopologyError
 from engine.hosts.local import LocalHost
 from engine.model import Topology
+from engine.session import control
 from engine.session.registry import live_sessions
 from nemu_gui.console_dock import ConsoleDock
 from nemu_gui.context_menus import CanvasMenus
@@ -68,6 +69,10 @@ class RunControls(QObject):
         a.stop_all.triggered.connect(self.stop_all)
         a.attach_lab.triggered.connect(lambda: self.attach_dialog())
         b.attached.connect(self._show_attached)
+        b.labHeld.connect(self._held)
+        b.lostControl.connect(lambda lab, who: w.notify(
+            f"Lab {lab} was taken over", f"{who} controls it now; it keeps running there. "
+            "This window no longer controls it.", Level.WARNING))
         b.interfaceKept.connect(lambda node, iface, _why:
                                 w.controller.forget_refused_removal(node, iface))
         b.runStateChanged.connect(self._on_run_state)
@@ -157,17 +162,24 @@ class RunControls(QObject):
         return name if ok else ""
 
     def attach_dialog(self, ask_if_one: bool = True) -> bool:
-        names = [s.name for s in live_sessions({"local": LocalHost()})]
-        if not names:
+        host = LocalHost()
+        labs = {}
+        for sdir in live_sessions({"local": host}):
+            who = control.holder(sdir, host)
+            labs[sdir.name if who is None else
+                 f"{sdir.name} — controlled by {who.describe()}"] = sdir.name
+        if not labs:
             self.w.notify("No lab is running", "Start one here, or with `nemu up FILE`; it "
                           "then appears in this list.", Level.INFO)
             return False
-        name = names[0] if len(names) == 1 and not ask_if_one else self.ask_session(names)
-        return bool(name) and self.attach(name)
+        names = list(labs)
+        choice = names[0] if len(names) == 1 and not ask_if_one else self.ask_session(names)
+        return bool(choice) and self.attach(labs[choice])
 
-    def attach(self, name: str) -> bool:
+    def attach(self, name: str, take_over: bool = False) -> bool:
         """Take over the running session `name`: its topology replaces the lab on the canvas
-        (after asking about unsaved work)."""
+        (after asking about unsaved work). One another window controls is refused, with a
+        notification naming it and offering to take it over (`take_over`)."""
         if self.bridge.state is not RunState.IDLE:
             self.w.notify("A lab is running here", "Stop it before attaching to another.",
                           Level.INFO)
@@ -175,12 +187,22 @@ class RunControls(QObject):
         if not self.w.file_menu.confirm_discard("attach to a running lab"):
             return False
         self.stats.clear()
-        return self.bridge.attach_running(name)
+        return self.bridge.attach_running(name, take_over)
+
+    def _held(self, lab: str, who: str) -> None:
+        self.w.notify(f"Lab {lab} is controlled by another window",
+                      f"{who} controls it. Take it over to control it here: it keeps "
+                      "running, and the other window lets go of it.", Level.WARNING,
+                      {"Take Over": functools.partial(self.attach, lab, True)})
 
     def offer_running_labs(self) -> None:
         """At start-up: a lab still running without a controller (this window's lab when it
-        crashed, or one from `nemu up`) is offered for taking over, never taken silently."""
-        for sdir in live_sessions({"local": LocalHost()}):
+        crashed, or one from `nemu up`) is offered for taking over, never taken silently. A
+        lab another live window controls is not offered (Attach to Running Lab… names it)."""
+        host = LocalHost()
+        for sdir in live_sessions({"local": host}):
+            if control.holder(sdir, host) is not None:
+                continue
             self.w.notifications.notify(
                 f"Lab {sdir.name} is still running",
                 "Its machines run without a window. Attach to see and control it here, or "

@@ -4,6 +4,9 @@ screenshots each test takes are kept in the test's folder (look at them when cha
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 
@@ -75,3 +78,28 @@ def test_the_star_with_live_rates_and_the_statistics_dock_look_right(xcb_app,
                     f"{stats}.export.width() >= {stats}.export.sizeHint().width() and "
                     f"{stats}.now.width() >= {stats}.now.sizeHint().width()")
     app.screenshot(tmp_path / "star-running-rates.png")
+
+
+def test_nemu_gui_opens_a_window_on_a_bare_x_server(x_display, tmp_path: Path) -> None:
+    """The installed `nemu-gui` (what `.ci/setup` makes), Qt choosing its platform itself
+    as on a desktop: its window shows on the display; Ctrl+Q (real keys) closes it."""
+    exe = Path(sys.executable).with_name("nemu-gui")
+    assert exe.exists(), "bash .ci/setup installs nemu-gui into .venv/bin"
+    env = {k: v for k, v in x_display.env.items() if k != "QT_QPA_PLATFORM"}
+    env.update(NEMU_SESSIONS=str(tmp_path / "sessions"), HOME=str(tmp_path),
+               XDG_CONFIG_HOME=str(tmp_path / "config"),
+               XDG_DATA_HOME=str(tmp_path / "data"))
+    with open(tmp_path / "nemu-gui.log", "wb") as log:
+        proc = subprocess.Popen([str(exe), "--example", "two-hosts"], env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+    try:
+        found = x_display.xdotool("search", "--sync", "--onlyvisible", "--name",
+                                  "two-hosts.*nemu", timeout=60).split()
+        assert found, (tmp_path / "nemu-gui.log").read_text()
+        x_display.focus(int(found[0]))
+        x_display.key("ctrl+q")
+        assert proc.wait(30) == 0
+    finally:
+        if proc.poll() is None:
+            os.kill(proc.pid, 9)
+            proc.wait()
