@@ -188,11 +188,9 @@ class NodeForm(QWidget):
         if self.node_name is None:
             return
         problem = self.controller.interface_problem(self.node_name, iface, **{field: value})
-        if problem is not None:
-            self._show_error(problem)
-            return
-        self.error.hide()
-        self.controller.set_interface(self.node_name, iface, **{field: value})
+        self.interfaces.show_error(problem or "")
+        if problem is None:
+            self.controller.set_interface(self.node_name, iface, **{field: value})
 
     def _apply(self, **changes: Any) -> None:
         if self.node_name is None or not self.controller.topology.has_node(self.node_name):

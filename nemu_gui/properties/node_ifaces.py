@@ -64,6 +64,7 @@ class InterfaceList(QWidget):
         self.tree.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.tree.itemSelectionChanged.connect(self._update_button)
         self.tree.itemSelectionChanged.connect(self.show_fields)
+        self.tree.itemSelectionChanged.connect(lambda: self.show_error(""))
         self.tree.installEventFilter(self)
         layout.addWidget(self.tree)
         self.empty = QLabel("none yet (added when you draw a link)")
@@ -85,6 +86,12 @@ class InterfaceList(QWidget):
             edit.editingFinished.connect(lambda name=name, edit=edit: self._edited(name, edit))
         form.addRow("Address", self.address)
         form.addRow("MAC", self.mac)
+        self.error = QLabel()              # a refused address or MAC: the model's reason
+        self.error.setObjectName("ifaceError")
+        self.error.setWordWrap(True)
+        self.error.setStyleSheet("color: #c0392b;")
+        self.error.hide()
+        form.addRow(self.error)
         layout.addWidget(self.fields)
         self._node: Node | None = None
         self._planned: Callable[[str, str, str], str] = lambda _n, _i, _f: ""
@@ -150,6 +157,11 @@ class InterfaceList(QWidget):
                 edit.setModified(False)
             hint = self._planned(node.name, iface.name, field)
             edit.setPlaceholderText(f"{AUTO}: {hint}" if hint else AUTO)
+
+    def show_error(self, message: str) -> None:
+        """Say why a typed value was refused, right under the fields ("" hides it)."""
+        self.error.setText(message)
+        self.error.setVisible(bool(message))
 
     def _edited(self, field: str, edit: QLineEdit) -> None:
         name = self.current_interface()

@@ -37,7 +37,8 @@ def type_into(qtbot, edit: QLineEdit, text: str) -> None:
 
 
 def error_text(w: MainWindow) -> str:
-    e = w.properties.node_form.error
+    """The refusal shown right under the address and MAC fields (never below the fold)."""
+    e = w.properties.node_form.interfaces.error
     return e.text() if e.isVisible() else ""
 
 
