@@ -12,6 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 
 from PySide6.QtCore import QObject, Qt, Signal
+from shiboken6 import isValid
 
 from engine.errors import NemuError
 from engine.model import NodeChanged, Topology, TopologyEvent
@@ -66,8 +67,13 @@ class PlannedAddresses(QObject):
         if not self.current and self._running is None:
             gen = self._generation
             self._running = self._pool.submit(_plan, gen, self.controller.topology.snapshot())
-            self._running.add_done_callback(lambda f: self._done.emit(f.result()))
+            self._running.add_done_callback(self._report)
         return self._plans
+
+    def _report(self, done: concurrent.futures.Future[Result]) -> None:
+        """Worker thread: hand the plan to the Qt thread (unless the window is gone)."""
+        if isValid(self) and not done.cancelled():
+            self._done.emit(done.result())
 
     def _finished(self, result: Result) -> None:
         self._running = None
