@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
@@ -18,7 +18,7 @@ from engine.hosts.local import LocalHost
 from engine.model import Topology
 from engine.session import control
 from engine.session.registry import live_sessions
-from nemu_gui.console_dock import ConsoleDock
+from nemu_gui.console_dock import ConsoleDock, ConsoleTab
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.notifications import Level
@@ -28,7 +28,7 @@ from nemu_gui.summary_dock import SummaryDock
 
 __all__ = ["RunControls"]
 
-CONSOLE_ROWS = 24          # a console is opened with room for this many lines, if it fits
+CONSOLE_ROWS = 21          # a console is opened with room for this many lines, if it fits
 
 if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
@@ -126,20 +126,25 @@ class RunControls(QObject):
         self.docks["Consoles"].show()
         self.docks["Consoles"].raise_()
         tab = self.consoles.open(node)
-        self._console_room()
+        QTimer.singleShot(0, self._console_room)       # once the new tab is laid out
         return tab
 
-    def _console_room(self, rows: int = CONSOLE_ROWS) -> None:
+    def _console_room(self, rows: int = CONSOLE_ROWS, tries: int = 3) -> None:
         """Make the bottom docks tall enough for a usable shell (`rows` lines), within
-        reason: at most 55 % of the window, so the canvas stays."""
+        reason: at most 55 % of the window, so the canvas stays. The docks' layout decides
+        the final height, so it is measured again after each step."""
         dock = self.docks["Consoles"]
-        term = next(iter(self.consoles.tabs.values()), None)
-        if term is None:
+        tab = self.consoles.currentWidget()
+        if not isinstance(tab, ConsoleTab) or tries <= 0:
             return
-        chrome = dock.height() - term.terminal.height()   # title, tab bar, status row
-        want = min(int(rows * term.terminal.cell_h) + chrome, int(self.w.height() * 0.55))
-        if dock.height() < want:
-            self.w.resizeDocks([dock], [want], Qt.Orientation.Vertical)
+        term = tab.terminal
+        missing = rows - term.term.lines
+        cap = int(self.w.height() * 0.55)
+        if missing <= 0 or dock.height() >= cap:
+            return
+        want = min(dock.height() + int(missing * term.cell_h) + 2, cap)
+        self.w.resizeDocks([dock], [want], Qt.Orientation.Vertical)
+        QTimer.singleShot(0, lambda: self._console_room(rows, tries - 1))
 
     # ---- actions -------------------------------------------------------------------
     def start_all(self) -> bool:
