@@ -5,10 +5,19 @@ Each builder returns a Topology; `examples/*.yaml` are these, saved (a test keep
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
+from pathlib import Path
 
 from engine.errors import NemuError
 from engine.model import DirectionParams, Interface, Node, NodeKind, Topology
+
+
+def labs_dir() -> Path:
+    """Where lab files go unless the user says otherwise (`nemu demo`, the designer's Open and
+    Save dialogs): $NEMU_LABS, else ~/nemu-labs."""
+    env = os.environ.get("NEMU_LABS")
+    return Path(env) if env else Path.home() / "nemu-labs"
 
 
 def two_hosts() -> Topology:

@@ -1,176 +1,134 @@
-"""Live edits of a running lab, from any front end: one entry point that owns their order.
+"""A running lab as a front end drives it: the engine's one façade for the designer, a shell
+or a timeline.
 
-A front end (the designer, a shell, a timeline) edits its own copy of the topology and hands
-each change notice of that model (`engine.model.events`) to `Lab.apply`. The lab replays them
-on the running session in the order they were made, one at a time:
-
-1. a link parameter change (`LinkChanged`) is merged into that link's pending changes (the
-   latest value of a field wins) and sent `debounce` seconds after the first one, so a slider
-   drag becomes a few messages, not a flood; both ends with the same fields go as one
-   "both" change;
-2. every other change (nodes and links added, removed, renamed, re-plugged, interfaces taken
-   off) is queued behind what came before it, and a link's pending parameters go with it when
-   the link is removed;
-3. what the lab refuses is reported as session events: `EditFailed` (what, why) and
-   `InterfaceKept` (an interface a running machine cannot give up, to put back in the front
-   end's model).
-
-Events must be handed over frozen (`freeze`, a deep copy made on the front end's own thread),
-since the front end's model moves on. `apply` runs on the session's event loop; the debounce
-waits with an injected `sleep`, so ordering and coalescing are tested without Qt or a clock.
+Lifecycle: `Lab.create(topo)` (a new session, controlled by this process) -> `up()`; or
+`Lab.attach(name)` (a session started elsewhere, taken over only when its controller is gone or
+`take_over` says so) -> edits (`apply`), statistics (`start_stats`), a watch on who controls
+it (`watch_control`) -> `leave(stop=...)` (down, or let go and leave it running). Every call
+runs on the session's event loop; what happens comes back as session events (progress, node
+states, statistics, `EditFailed`, `InterfaceKept`, `ControlLost`), which the front end
+subscribes to.
 """
 
 from __future__ import annotations
 
 import asyncio
-import copy
-from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any
+import contextlib
 
-from engine.model import (
-    LinkAdded,
-    LinkChanged,
-    LinkRemoved,
-    LinkRewired,
-    NodeAdded,
-    NodeChanged,
-    NodeRemoved,
-    NodeRenamed,
-    TopologyEvent,
-)
-from engine.session.events import EditFailed, InterfaceKept
+from engine.hosts import LocalHost
+from engine.live_edits import LiveEdits, Sleep, freeze
+from engine.model import Topology, TopologyEvent
+from engine.session import control
+from engine.session.control import Controller, LabHeld
+from engine.session.directory import SessionDir, find_session
+from engine.session.events import ControlLost
 from engine.session.session import Session
 
-Sleep = Callable[[float], Awaitable[None]]
+__all__ = ["ControlLost", "Controller", "Lab", "LabHeld", "freeze", "holder_of"]
 
 
-def freeze(event: TopologyEvent) -> TopologyEvent:
-    """A copy of a change notice that its model's later edits cannot reach."""
-    return copy.deepcopy(event)
+def holder_of(sdir: SessionDir) -> Controller | None:
+    """The live controller of a lab on this machine (a window, a script), if any."""
+    return control.holder(sdir, LocalHost())
 
 
 class Lab:
-    def __init__(self, session: Session, debounce: float = 0.1,
-                 sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, session: Session, controller: Controller | None = None,
+                 debounce: float = 0.1, sleep: Sleep = asyncio.sleep) -> None:
         self.session = session
-        self.debounce = debounce
-        self._sleep = sleep
-        self._queue: asyncio.Queue[tuple[str, Callable[[], Coroutine[Any, Any, Any]]]] = \
-            asyncio.Queue()
-        self._pending: dict[str, dict[str, dict[str, Any]]] = {}   # link -> end -> field
-        self._timers: dict[str, asyncio.Task[None]] = {}
-        self._worker: asyncio.Task[None] | None = None
-        self.sent_link_updates = 0          # parameter messages sent (tests, benchmarks)
+        self.controller = controller
+        self.edits = LiveEdits(session, debounce, sleep)
+        self.taken_from: Controller | None = None   # attach: whom control was taken from
+        self._tasks: list[asyncio.Task[None]] = []
 
-    # ---- taking changes --------------------------------------------------------------
+    # ---- getting one -------------------------------------------------------------------
+    @classmethod
+    def create(cls, topo: Topology, name: str | None = None, program: str = "nemu",
+               debounce: float = 0.1) -> Lab:
+        """A new session of `topo`, controlled by this process (nothing started yet)."""
+        s = Session.create(topo, name)
+        me = Controller.this_process(program)
+        control.claim(s.dir, s.host, me)           # a new session: nobody else holds it
+        return cls(s, me, debounce)
+
+    async def up(self) -> None:
+        """Start the lab (whatever of it is not running); a failure lets go of it."""
+        try:
+            await self.session.up()
+        except BaseException:
+            self._release()
+            raise
+
+    @classmethod
+    async def attach(cls, name: str, program: str = "nemu", take_over: bool = False,
+                     debounce: float = 0.1) -> Lab:
+        """Take control of a running session; `LabHeld` names the live controller that holds
+        it, unless `take_over`. The session reports crashes and health from now on."""
+        sdir = find_session(name)
+        me = Controller.this_process(program)
+        taken_from = control.claim(sdir, LocalHost(), me, take_over)
+        try:
+            s = await Session.attach(str(sdir.root))
+        except BaseException:
+            control.release(sdir, me)
+            raise
+        s.watch()
+        lab = cls(s, me, debounce)
+        lab.taken_from = taken_from
+        return lab
+
+    # ---- using it ----------------------------------------------------------------------
     def apply(self, event: TopologyEvent) -> None:
-        """Take one (frozen) change of the front end's model; on the session's loop."""
-        s = self.session
-        match event:
-            case LinkChanged(link=link, changes=changes):
-                per_link = self._pending.setdefault(link.name, {})
-                for end, fields in changes.items():
-                    per_link.setdefault(end, {}).update(fields)
-                if link.name not in self._timers:
-                    self._timers[link.name] = asyncio.ensure_future(self._later(link.name))
-            case NodeAdded(node=node):
-                self._do(f"Could not start {node.name}", lambda: s.add_node(node))
-            case LinkAdded(link=link):
-                self._do(f"Could not plug in link {link.name}", lambda: self._connect(link))
-            case LinkRemoved(link=link):
-                self._drop_pending(link.name)
-                self._do(f"Could not unplug link {link.name}", lambda: s.remove_link(link.name))
-            case LinkRewired(link=link, end=end):
-                to = link.end(end)
-                self._do(f"Could not plug link {link.name} into {to.label}",
-                         lambda: s.move_link_end(link.name, end, to.iface))
-            case NodeRemoved(node=node):
-                self._do(f"Could not stop {node.name}", lambda: s.remove_node(node.name))
-            case NodeChanged(name=name, changes=fields) if "interfaces" in fields:
-                keep = {i.name for i in fields["interfaces"]}
-                self._do(f"Could not remove an interface of {name}",
-                         lambda: self._drop_interfaces(name, keep))
-            case NodeRenamed(old=old, new=new):
-                self._do(f"Could not rename {old} to {new}", lambda: s.rename_node(old, new))
+        """A (frozen) change of the front end's model, replayed in order (`LiveEdits`)."""
+        self.edits.apply(event)
 
     async def settle(self) -> None:
-        """Wait until every change taken so far has been applied (or refused)."""
-        while self._timers:
-            await asyncio.gather(*self._timers.values(), return_exceptions=True)
-        await self._queue.join()
+        await self.edits.settle()
 
-    async def close(self) -> None:
-        for task in (*self._timers.values(), self._worker):
-            if task is not None:
-                task.cancel()
-        self._timers.clear()
-        self._pending.clear()
-        self._worker = None
+    @property
+    def sent_link_updates(self) -> int:
+        return self.edits.sent_link_updates
 
-    # ---- doing them, in order --------------------------------------------------------
-    def _do(self, what: str, make: Callable[[], Coroutine[Any, Any, Any]]) -> None:
-        self._queue.put_nowait((what, make))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.ensure_future(self._work())
+    def start_stats(self, hz: float = 2.0) -> None:
+        """Link statistics as `StatsUpdate` events at `hz` (a missed sample is skipped)."""
+        self._tasks.append(asyncio.ensure_future(self._stats(hz)))
 
-    async def _work(self) -> None:
-        while True:
-            what, make = await self._queue.get()
-            try:
-                await make()
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:        # refused: say what and why; the next edit goes on
-                self.session.emit(EditFailed(what, str(e) or type(e).__name__))
-            finally:
-                self._queue.task_done()
+    def watch_control(self, every: float = 1.0) -> None:
+        """Say (`ControlLost`) when another controller takes the lab over from this one."""
+        if self.controller is not None:
+            self._tasks.append(asyncio.ensure_future(self._watch_control(every)))
 
-    async def _later(self, link: str) -> None:
+    async def leave(self, stop: bool) -> None:
+        """Stop the lab (`stop`) or let go of it and leave it running; give up control."""
+        for task in self._tasks:
+            task.cancel()
+        self._tasks.clear()
+        await self.edits.close()
         try:
-            await self._sleep(self.debounce)
+            await (self.session.down() if stop else self.session.detach())
         finally:
-            self._timers.pop(link, None)
-        changes = self._pending.pop(link, None)
-        if changes:
-            self._do(f"Could not change link {link}", lambda: self._set_link(link, changes))
+            self._release()
 
-    def _drop_pending(self, link: str) -> None:
-        self._pending.pop(link, None)
-        timer = self._timers.pop(link, None)
-        if timer is not None:
-            timer.cancel()
+    # ---- inside ------------------------------------------------------------------------
+    def _release(self) -> None:
+        if self.controller is not None:
+            control.release(self.session.dir, self.controller)
 
-    async def _set_link(self, name: str, changes: dict[str, dict[str, Any]]) -> None:
-        self.sent_link_updates += 1
-        s = self.session
-        if changes.get("a") is not None and changes.get("a") == changes.get("b"):
-            await s.set_link(name, "both", **changes["a"])
-            return
-        for end, fields in changes.items():
-            if fields:
-                await s.set_link(name, end, **fields)   # type: ignore[arg-type]
+    async def _stats(self, hz: float) -> None:
+        period = 1.0 / hz
+        loop = asyncio.get_running_loop()
+        while True:
+            t0 = loop.time()
+            with contextlib.suppress(Exception):   # a missed sample is not worth a word
+                self.session.emit(await self.session.sample_stats())
+            await asyncio.sleep(max(0.05, period - (loop.time() - t0)))
 
-    async def _connect(self, link: Any) -> None:
-        s = self.session
-        await s.connect(link.a.node, link.b.node, link.a.iface, link.b.iface, link.a.params,
-                        link.name)
-        if link.b.params != link.a.params:
-            await s.set_link(link.name, "b", **link.b.params.changes_from(link.a.params))
-
-    async def _drop_interfaces(self, node: str, keep: set[str]) -> None:
-        """Take off `node` in the running lab every interface the front end no longer has
-        (a removed one, or one an undo dropped again). Compared here, in order with the other
-        edits, against the lab's own copy: the notice only says what the node has now."""
-        s = self.session
-        if not s.topo.has_node(node):
-            return
-        have = list(s.topo.node(node).interfaces)
-        for index, iface in enumerate(have):
-            if iface.name in keep:
-                continue
-            try:
-                await s.remove_interface(node, iface.name)
-            except Exception as e:       # the lab still has it: the front end must too
-                s.emit(InterfaceKept(node, copy.deepcopy(iface),
-                                     have[index - 1].name if index else None, index,
-                                     str(e) or type(e).__name__))
+    async def _watch_control(self, every: float) -> None:
+        assert self.controller is not None
+        while True:
+            await asyncio.sleep(every)
+            if not control.holds(self.session.dir, self.controller):
+                who = control.holder(self.session.dir, self.session.host)
+                self.session.emit(ControlLost(self.session.dir.name,
+                                              who.describe() if who else "another controller"))
+                return

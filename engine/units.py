@@ -208,6 +208,11 @@ def parse_memory(text: object, what: str = "memory") -> int:
     return whole
 
 
+def plural(n: int, noun: str) -> str:
+    """A count with its noun: '1 node', '2 nodes'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def format_memory(mib: int) -> str:
     return f"{mib // 1024}G" if mib % 1024 == 0 else f"{mib}M"
 

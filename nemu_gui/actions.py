@@ -6,7 +6,6 @@ from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QWidget
 
 from nemu_gui.arrange import Arrangement
-from nemu_gui.engine_bridge import NOT_AVAILABLE
 from nemu_gui.resources import icon
 
 Std = QKeySequence.StandardKey
@@ -83,7 +82,7 @@ class Actions:
         self.snap.setChecked(True)
         self.labels = act("Link &Labels", None, "Ctrl+Shift+L", checkable=True)
         self.labels.setChecked(True)
-        # Run: present for the run-control layer, disabled until the engine exists
+        # Run: enabled and explained by the run-control layer as the lab's state changes
         self.start_all = act("&Start All", "start", "Ctrl+R")
         self.stop_all = act("S&top All", "stop", "Ctrl+Shift+R")
         self.start_selected = act("Start Selected")
@@ -93,11 +92,17 @@ class Actions:
                               "closed without stopping it)")
         for a in self.run_actions:
             a.setEnabled(False)
-            a.setToolTip(f"{a.text().replace('&', '')}: {NOT_AVAILABLE}")
-            a.setStatusTip(NOT_AVAILABLE)
         # Help
         self.shortcuts = act("&Keyboard Shortcuts", None, Std.HelpContents)
         self.about = act("&About nemu")
+
+    @property
+    def canvas_actions(self) -> list[QAction]:
+        """Actions whose keys act on the canvas: they work only while the canvas has the focus
+        (a console, a list or a form keeps Backspace, S, L, +, -, Ctrl+C for itself)."""
+        return [self.delete, self.copy, self.paste, self.select_all, self.rename,
+                self.mode_select, self.mode_link, self.zoom_in, self.zoom_out,
+                *self.arrange.values()]
 
     @property
     def run_actions(self) -> list[QAction]:

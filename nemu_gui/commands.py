@@ -8,6 +8,7 @@ pushes it already applied: the first `redo()` the stack makes is then skipped.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Literal
 
 from PySide6.QtGui import QUndoCommand
@@ -197,6 +198,31 @@ class RemoveInterfaceCommand(ModelCommand):
         if not any(i.name == self.name for i in ifaces):
             ifaces.insert(min(self.index, len(ifaces)), self.iface)
             self.topo.update_node(self.node, interfaces=ifaces)
+
+
+class SetInterfaceCommand(ModelCommand):
+    """Give one interface of a node other fields (address, MAC); undo gives back the old
+    ones. An interface gone meanwhile (removed by a later step) is left alone."""
+
+    def __init__(self, topo: Topology, node: str, iface: str, fields: dict[str, Any]) -> None:
+        super().__init__(topo, f"set {', '.join(fields)} of {node}.{iface}")
+        self.node, self.name = node, iface
+        current = topo.node(node).interface(iface)
+        assert current is not None
+        self.old = {f: getattr(current, f) for f in fields}
+        self.new = dict(fields)
+
+    def _set(self, fields: dict[str, Any]) -> None:
+        ifaces = self.topo.node(self.node).interfaces
+        if any(i.name == self.name for i in ifaces):
+            self.topo.update_node(self.node, interfaces=[
+                dataclasses.replace(i, **fields) if i.name == self.name else i for i in ifaces])
+
+    def do(self) -> None:
+        self._set(self.new)
+
+    def revert(self) -> None:
+        self._set(self.old)
 
 
 class SetLinkIfaceCommand(ModelCommand):

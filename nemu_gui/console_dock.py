@@ -137,8 +137,12 @@ class ConsoleDock(QTabWidget):
         except NemuError as e:
             self.failed.emit(f"No console for {node}", str(e))
             return None
+        return self.open_socket(node, path)
+
+    def open_socket(self, node: str, path: str) -> ConsoleTab:
+        """A new tab on the console served at `path` (a unix socket), shown and focused."""
         tab = ConsoleTab(node, path)
-        tab.sizeChanged.connect(self.bridge.resize_console)
+        tab.sizeChanged.connect(self.bridge.actions.resize_console)
         tab.external.clicked.connect(lambda: self.open_external(node))
         tab.external.setEnabled(external_terminal() is not None)
         if not tab.external.isEnabled():
@@ -157,8 +161,8 @@ class ConsoleDock(QTabWidget):
                              f"Install one of {', '.join(TERMINALS)}, or use the console tab.")
             return False
         argv = [term, "-e", *nemu_command(), "console", "-s", str(s.dir.root), node]
-        self.bridge.start_process(argv, f"terminal-{node}", f"Could not open a terminal for "
-                                  f"{node}")
+        self.bridge.actions.start_process(argv, f"terminal-{node}",
+                                          f"Could not open a terminal for {node}")
         return True
 
     def _close_tab(self, index: int) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu
 
 from engine.model import DirectionParams
-from nemu_gui.engine_bridge import NODE_VERBS
+from nemu_gui.lab_actions import NODE_VERBS
 from nemu_gui.notifications import Level
 from nemu_gui.scene.link_item import LinkItem
 from nemu_gui.scene.node_item import NodeItem
@@ -47,6 +47,11 @@ class CanvasMenus(QObject):
         item = view.itemAt(pos)
         while item is not None and not isinstance(item, NodeItem | LinkItem):
             item = item.parentItem()
+        if isinstance(item, NodeItem | LinkItem) and not item.isSelected():
+            # the menu acts on this item: show it selected (its properties, its plot), as a
+            # left click would; a right click inside a selection keeps it (align, delete)
+            self.w.scene.select(*(([item.name], []) if isinstance(item, NodeItem)
+                                  else ([], [item.name])))
         if isinstance(item, NodeItem):
             menu = self.node_menu(item.name)
         elif isinstance(item, LinkItem):
@@ -77,9 +82,10 @@ class CanvasMenus(QObject):
         for act in (console, external, run):
             act.setEnabled(live)
         menu.addSeparator()
-        verbs = w.bridge.node_verbs(name)
+        verbs = w.bridge.actions.node_verbs(name)
         for verb in NODE_VERBS:
-            act = menu.addAction(verb.capitalize(), partial(w.bridge.node_action, name, verb))
+            act = menu.addAction(verb.capitalize(),
+                                 partial(w.bridge.actions.node_action, name, verb))
             act.setEnabled(verb in verbs)
         selected = w.scene.selected_nodes()
         if name in selected and len(selected) >= 2:
@@ -102,7 +108,7 @@ class CanvasMenus(QObject):
         dlg.setWindowTitle(f"Run in {node}")
         dlg.setLabelText(f"Command to run in {node} (as root):")
         dlg.setTextValue("ip -br addr")
-        dlg.textValueSelected.connect(lambda cmd: self.w.bridge.run_command(node, cmd)
+        dlg.textValueSelected.connect(lambda cmd: self.w.bridge.actions.run_command(node, cmd)
                                       if cmd.strip() else None)
         dlg.open()                                  # not modal to the event loop
 
@@ -127,7 +133,7 @@ class CanvasMenus(QObject):
                 capture.addAction(f"{src} → {dst}…", self._asker(name, end))
         shark = shutil.which("wireshark")
         ws = menu.addAction("Open in Wireshark",
-                            lambda: w.bridge.wireshark(name, "a", shark or "wireshark"))
+                            lambda: w.bridge.actions.wireshark(name, "a", shark or "wireshark"))
         ws.setEnabled(running and shark is not None)
         if shark is None:
             ws.setToolTip("Wireshark is not installed")
@@ -157,12 +163,12 @@ class CanvasMenus(QObject):
 
     def capture(self, link: str, end: str, path: Path) -> None:
         self.captures[(link, end)] = path
-        self.w.bridge.capture(link, end, path, True)
+        self.w.bridge.actions.capture(link, end, path, True)
 
     def stop_capture(self, link: str, end: str) -> None:
         path = self.captures.pop((link, end), None)
         if path is not None:
-            self.w.bridge.capture(link, end, path, False)
+            self.w.bridge.actions.capture(link, end, path, False)
 
     def reset_link(self, name: str) -> None:
         """Back to the parameters the lab started with (a perfect wire when not running)."""

@@ -28,6 +28,7 @@ from nemu_gui.commands import (
     RemoveCommand,
     RemoveInterfaceCommand,
     RenameNodeCommand,
+    SetInterfaceCommand,
     SetLinkIfaceCommand,
     SetLinkParamsCommand,
     UpdateNodeCommand,
@@ -74,11 +75,13 @@ class Controller(QObject):
         return True
 
     def forget_refused_removal(self, node: str, iface: str) -> bool:
-        """A running lab refused to take `iface` off `node` and it is back in the model: the
-        removal leaves the history (when it is the last step), so the next undo undoes the
-        edit before it instead of a step that changes nothing."""
+        """A running lab refused to take `iface` off `node` (or to give it a new address or
+        MAC) and the model has it back as the lab has it: that edit leaves the history (when
+        it is the last step), so the next undo undoes the edit before it instead of a step
+        that changes nothing."""
         cmd = self.undo_stack.command(self.undo_stack.index() - 1)
-        if not (isinstance(cmd, RemoveInterfaceCommand) and (cmd.node, cmd.name) == (node, iface)):
+        if not (isinstance(cmd, RemoveInterfaceCommand | SetInterfaceCommand)
+                and (cmd.node, cmd.name) == (node, iface)):
             return False
         cmd.setObsolete(True)
         self.undo_stack.undo()       # an obsolete command is dropped, not undone
@@ -119,6 +122,34 @@ class Controller(QObject):
         if not changes:
             return True
         return self._run(UpdateNodeCommand(self._topology, name, changes))
+
+    def interface_problem(self, node: str, iface: str, **fields: Any) -> str | None:
+        """Why `node`.`iface` cannot take these fields (address, MAC), in the words the file
+        check uses (the model's own validators: the interface's, then the lab's clash
+        check), or None when it can."""
+        current = self._topology.node(node).interface(iface)
+        if current is None:
+            return f"{node} has no interface {iface}"
+        try:
+            new = dataclasses.replace(current, **fields)
+        except TopologyError as e:
+            return f"{node}.{iface}: {e.message}"
+        clash = self._topology.address_clash(node, new)
+        return None if clash is None else f"{node}.{iface}: {clash.message}"
+
+    def set_interface(self, node: str, iface: str, **fields: Any) -> bool:
+        """Set an interface's address and/or MAC (None: nemu chooses); one undo step. A
+        refused value pushes nothing and says why through `problem`."""
+        current = self._topology.node(node).interface(iface)
+        if current is not None:
+            fields = {k: v for k, v in fields.items() if getattr(current, k) != v}
+            if not fields:
+                return True
+        problem = self.interface_problem(node, iface, **fields)
+        if problem is not None:
+            self.problem.emit(problem)
+            return False
+        return self._run(SetInterfaceCommand(self._topology, node, iface, fields))
 
     def remove_interface(self, node: str, iface: str) -> bool:
         """Take a free interface off `node` (one that carries a link is refused by the

@@ -1,18 +1,17 @@
-"""The run-control layer: the one QObject between the Qt thread and the engine.
+"""The one QObject between the Qt thread and the engine: a thread adapter.
 
-The engine runs on its own asyncio thread (`engine.runtime.EngineThread`). The Qt thread only
-submits coroutines there and never waits for them. Whatever comes back (session events, stats
-samples, finished futures) is posted through one queued signal (`_posted`) and handled on the
-Qt thread, where the public signals below are emitted, so every slot runs on the Qt thread
-whatever connection type its owner chose.
+The engine runs on its own asyncio thread (`engine.runtime.EngineThread`) and is driven through
+its façade, `engine.lab.Lab`. The Qt thread only submits coroutines there and never waits for
+them. What comes back (session events, finished futures) is posted through one queued signal
+(`_posted`) and handled on the Qt thread, where the public signals below are emitted, so every
+slot runs on the Qt thread whatever connection type its owner chose.
 
 Lifecycle: idle -> start_all() -> starting -> running -> stop_all() -> stopping -> idle.
 A lab another controller started (`nemu up`, or a window that crashed) is taken over with
-attach_running() (idle -> starting -> running); quitting leaves such a lab running.
-The session runs its OWN copy of the topology (it changes it on the engine thread); edits of the
-canvas model while running are frozen here and handed to the engine's `Lab` (`forward`), which
-owns their order and coalescing (engine/lab.py). An interface the running lab refuses to give
-up (a NIC its machine booted with) is put back into the canvas model, so model and lab agree.
+attach_running() (idle -> starting -> running); quitting leaves such a lab running. Edits of
+the canvas model while running are frozen here and handed to the lab (`forward`), which owns
+their order and coalescing; what it refuses comes back as events (an interface a running
+machine keeps is put back into the canvas model: `bridge_events`).
 """
 
 from __future__ import annotations
@@ -22,41 +21,21 @@ import concurrent.futures
 import contextlib
 import enum
 from collections.abc import Callable, Coroutine
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
 from engine import topofile
-from engine.errors import TopologyError
-from engine.lab import Lab, freeze
-from engine.model import (
-    NodeAdded,
-    NodeRemoved,
-    NodeRenamed,
-    Topology,
-    TopologyEvent,
-)
+from engine.lab import ControlLost, Lab, LabHeld, freeze
+from engine.model import NodeAdded, NodeRemoved, NodeRenamed, Topology, TopologyEvent
 from engine.runtime import EngineThread
-from engine.session.events import (
-    EditFailed,
-    InterfaceKept,
-    LinkParamsApplied,
-    NodeHealth,
-    NodeState,
-    NodeStateChanged,
-    Problem,
-    ProcessDied,
-    Progress,
-    SessionEvent,
-    StatsUpdate,
-)
+from engine.session.events import NodeState, SessionEvent
 from engine.session.session import Session
-from engine.stats import LinkStats
+from nemu_gui import bridge_events
+from nemu_gui.lab_actions import LabActions
 from nemu_gui.scene.topology_scene import TopologyScene
 
-NOT_AVAILABLE = "engine not available yet"
-NODE_VERBS = ("start", "stop", "restart")
+CONTROLLER = "nemu-gui"     # what a window's claim on its lab calls it
 
 # engine NodeState -> the badge names the canvas knows
 BADGE = {NodeState.STOPPED: "stopped", NodeState.STARTING: "booting",
@@ -85,6 +64,8 @@ class EngineBridge(QObject):
     commandDone = Signal(str, str, object)          # node, command, ExecResult
     interfaceKept = Signal(str, str, str)           # node, interface, the lab's reason
     attached = Signal(object)                       # Topology: the attached lab, for the canvas
+    labHeld = Signal(str, str)                      # session, its controller: attach refused
+    lostControl = Signal(str, str)                  # session, who took it over from here
     _posted = Signal(object)                        # a callable to run on the Qt thread
 
     available = True
@@ -94,23 +75,22 @@ class EngineBridge(QObject):
         super().__init__(parent)
         self._engine = engine
         self._own_engine = engine is None
+        self.lab: Lab | None = None
         self.session: Session | None = None
         self.state = RunState.IDLE
         self.node_states: dict[str, str] = {}
         self.accel = ""
         self.accel_reason = ""
         self.stats_hz = stats_hz
-        self._stats_task: asyncio.Task[None] | None = None
-        self._lock: asyncio.Lock | None = None          # orders one-off calls on the loop
         self.debounce = debounce_ms / 1000
-        self._lab: Lab | None = None                    # the running lab's live edits
+        self._lock: asyncio.Lock | None = None          # orders calls on the loop
         self._listening_to: Session | None = None
         self._posted.connect(self._run_posted, Qt.ConnectionType.QueuedConnection)
         self._started_topo: Topology | None = None      # the lab as it was started
-        # the model the canvas edits (what start_all was given): what the running lab refuses
-        # to change is put back there
+        # the model the canvas edits: what the running lab refuses to change is put back there
         self.canvas_topology: Topology | None = None
         self.started_elsewhere = False                  # attached: quitting leaves it running
+        self.actions = LabActions(self)                 # one-off requests (menus, docks)
 
     # ---- plumbing ------------------------------------------------------------------
     def attach(self, scene: TopologyScene) -> None:
@@ -141,7 +121,7 @@ class EngineBridge(QObject):
                ) -> concurrent.futures.Future[Any]:
         """Run `coro` on the engine; `done(result)` runs on the Qt thread; an exception
         becomes a `failed` notification titled `what`. `ordered` runs it after every earlier
-        ordered call (topology changes must reach the session in the order they were made)."""
+        ordered call."""
         if ordered:
             coro = self._in_order(coro)
         fut = self.engine.submit(coro)
@@ -151,7 +131,7 @@ class EngineBridge(QObject):
                 return
             err = f.exception()
             if err is not None:
-                self._post(lambda: self.failed.emit(what, _describe(err)))
+                self._post(lambda: self.failed.emit(what, str(err) or type(err).__name__))
             elif done is not None:
                 result = f.result()
                 self._post(lambda: done(result))
@@ -164,6 +144,23 @@ class EngineBridge(QObject):
         async with self._lock:
             return await coro
 
+    def _listen(self, s: Session) -> None:
+        """Engine thread: the session's events come to the Qt thread (once per session)."""
+        if self._listening_to is not s:
+            s.subscribe(self._on_session_event)
+            self._listening_to = s
+
+    def _on_session_event(self, ev: SessionEvent) -> None:
+        """Any thread: handle a session event on the Qt thread."""
+        self._post(lambda: self._handle(ev))
+
+    def _handle(self, ev: SessionEvent) -> None:
+        if isinstance(ev, ControlLost):
+            self._lost(ev)
+        else:
+            bridge_events.dispatch(self, ev)
+
+    # ---- run state -----------------------------------------------------------------
     def _set_state(self, state: RunState) -> None:
         self.state = state
         self.runStateChanged.emit(state)
@@ -197,66 +194,79 @@ class EngineBridge(QObject):
         self.node_states = {n.name: "stopped" for n in own.nodes}
         self._set_state(RunState.STARTING)
         self.progress.emit(0, 1, "creating the session")
-        self.submit(self._start(own, name), "Could not start the lab", self._started)
+        self.submit(self._start(own, name), "Could not start the lab", self._running)
         return True
 
-    async def _start(self, topo: Topology, name: str | None) -> Session:
-        s = Session.create(topo, name)
-        self._post(lambda: self._adopt(s))
-        s.subscribe(self._on_session_event)      # engine thread
-        self._listening_to = s
+    async def _start(self, topo: Topology, name: str | None) -> Lab:
+        lab = Lab.create(topo, name, CONTROLLER, self.debounce)
+        self._post(lambda: self._adopt(lab))
+        self._listen(lab.session)
         try:
-            await s.up()
+            await lab.up()
         except BaseException:
             self._post(self._stopped)
             raise
-        self._stats_task = asyncio.ensure_future(self._poll(s))
-        return s
+        lab.start_stats(self.stats_hz)
+        lab.watch_control()
+        return lab
 
-    def attach_running(self, name: str) -> bool:
+    def attach_running(self, name: str, take_over: bool = False) -> bool:
         """Take control of a running session (by name or directory); `attached` brings its
-        topology to the canvas, then the state is RUNNING. False if a lab is already here."""
+        topology to the canvas, then the state is RUNNING. A lab another live controller
+        holds is refused (`labHeld` names it) unless `take_over`. False if a lab is already
+        here."""
         if self.state is not RunState.IDLE:
             return False
         self._set_state(RunState.STARTING)
         self.progress.emit(0, 1, f"attaching to {name}")
-        self.submit(self._attach(name), f"Could not attach to {name}", self._attached)
+        self.submit(self._attach(name, take_over), f"Could not attach to {name}",
+                    self._attached)
         return True
 
-    async def _attach(self, name: str) -> tuple[Session, Topology, dict[str, NodeState]]:
+    async def _attach(self, name: str, take_over: bool) -> tuple[Lab, Topology, dict[str, Any]
+                                                                   ] | None:
         try:
-            s = await Session.attach(name)
+            lab = await Lab.attach(name, CONTROLLER, take_over, self.debounce)
+        except LabHeld as e:
+            held, who = e.session, e.holder.describe()
+            self._post(self._stopped)
+            self._post(lambda: self.labHeld.emit(held, who))
+            return None
         except BaseException:
             self._post(self._stopped)
             raise
-        s.subscribe(self._on_session_event)      # engine thread
-        self._listening_to = s
-        s.watch()
-        self._stats_task = asyncio.ensure_future(self._poll(s))
-        topo = topofile.loads(topofile.dumps(s.topo))
-        topo.base_dir = s.base_dir               # its relative disk paths stay where they were
-        return s, topo, dict(s.states)
+        self._listen(lab.session)
+        lab.start_stats(self.stats_hz)
+        lab.watch_control()
+        topo = topofile.loads(topofile.dumps(lab.session.topo))
+        topo.base_dir = lab.session.base_dir     # its relative disk paths stay where they were
+        return lab, topo, dict(lab.session.states)
 
-    def _attached(self, result: tuple[Session, Topology, dict[str, NodeState]]) -> None:
-        s, topo, states = result
+    def _attached(self, result: tuple[Lab, Topology, dict[str, Any]] | None) -> None:
+        if result is None:                       # refused: another controller holds it
+            return
+        lab, topo, states = result
         self.attached.emit(topo)                 # the window shows it as its document
         self.canvas_topology = topo
         self._started_topo = topofile.loads(topofile.dumps(topo))
         self.started_elsewhere = True
-        self._started(s)
+        self._running(lab)
         for node, state in states.items():
             self.node_states[node] = BADGE[state]
             self.nodeState.emit(node, BADGE[state], "")
         self.engineState.emit(self.status_text())
+        if lab.taken_from is not None:
+            self.info.emit(f"Took over lab {lab.session.dir.name}",
+                           f"from {lab.taken_from.describe()}, which no longer controls it")
 
-    def _adopt(self, s: Session) -> None:
-        self.session = s
+    def _adopt(self, lab: Lab) -> None:
+        self.lab, self.session = lab, lab.session
         self.engineState.emit(self.status_text())
 
-    def _started(self, s: Session) -> None:
-        self.session = s
-        if s.accel is not None:
-            self.accel, self.accel_reason = s.accel.accel, s.accel.reason
+    def _running(self, lab: Lab) -> None:
+        self.lab, self.session = lab, lab.session
+        if lab.session.accel is not None:
+            self.accel, self.accel_reason = lab.session.accel.accel, lab.session.accel.reason
         self._set_state(RunState.RUNNING)
 
     def started_params(self, link: str) -> dict[str, Any] | None:
@@ -271,27 +281,28 @@ class EngineBridge(QObject):
         if self.session is None or self.state is RunState.STOPPING:
             return False
         self._set_state(RunState.STOPPING)
-        self.submit(self._stop(self.session), "Could not stop the lab",
+        self.submit(self._leave(stop=True), "Could not stop the lab",
                     lambda _r: self._stopped())
         return True
 
-    async def _detach(self, s: Session) -> None:
-        task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-        await s.detach()
+    async def _leave(self, stop: bool) -> None:
+        if self.lab is not None:
+            await self.lab.leave(stop)
+        elif self.session is not None and stop:
+            await self.session.down()
 
-    async def _stop(self, s: Session) -> None:
-        task, self._stats_task = self._stats_task, None
-        if task is not None:
-            task.cancel()
-        await s.down()
+    def _lost(self, ev: ControlLost) -> None:
+        """Another controller took the lab over: let go of it, leave it running."""
+        if self.session is None or self.state is not RunState.RUNNING:
+            return
+        self._set_state(RunState.STOPPING)
+        self.submit(self._leave(stop=False), f"Could not let go of {ev.session}",
+                    lambda _r: self._stopped())
+        self.lostControl.emit(ev.session, ev.holder)
 
     def _stopped(self) -> None:
         self.started_elsewhere = False
-        if self._lab is not None:
-            self.engine.submit(self._lab.close())
-        self._lab = None
+        self.lab = None
         self._listening_to = None
         self.session = None
         self.node_states = {n: "stopped" for n in self.node_states}
@@ -299,77 +310,30 @@ class EngineBridge(QObject):
         self.progress.emit(1, 1, "")
 
     def shutdown(self, timeout: float = 30.0) -> None:
-        """At exit: stop the session (waiting for it), or let go of one started elsewhere
-        (it keeps running: `nemu down` or another window stops it); then the engine thread."""
+        """At exit: stop the lab (waiting for it), or let go of one started elsewhere (it
+        keeps running: `nemu down` or another window stops it); then the engine thread."""
         if self.session is not None and self._engine is not None:
-            end = self._detach if self.started_elsewhere else self._stop
             with contextlib.suppress(Exception):    # exiting anyway; the PIDs are recorded
-                self._engine.submit(end(self.session)).result(timeout)
-            self.session = None
+                self._engine.submit(self._leave(stop=not self.started_elsewhere)).result(
+                    timeout)
+            self.lab = self.session = None
             self.state = RunState.IDLE
         if self._engine is not None and self._own_engine:
             self._engine.stop()
 
-    # ---- what the session reports (engine thread) ----------------------------------
-    def _on_session_event(self, ev: SessionEvent) -> None:
-        self._post(lambda: self._handle(ev))
-
-    def _handle(self, ev: SessionEvent) -> None:
-        match ev:
-            case NodeStateChanged(node=node, state=state, reason=reason):
-                badge = BADGE[state]
-                self.node_states[node] = badge
-                self.nodeState.emit(node, badge, reason)
-                self.engineState.emit(self.status_text())
-            case Progress(done=done, total=total, message=message):
-                self.progress.emit(done, total, message)
-            case StatsUpdate(links=links):
-                for st in links:
-                    self._emit_rates(st)
-            case LinkParamsApplied(link=link, changes=changes):
-                self.linkApplied.emit(link, changes)
-            case NodeHealth(node=node, cpu_percent=cpu, rss_bytes=rss):
-                self.nodeHealth.emit(node, cpu, rss)
-            case ProcessDied(role=role, pid=pid, detail=detail):
-                self.failed.emit(f"{role} stopped unexpectedly", f"pid {pid}: {detail}")
-            case Problem(where=where, message=message):
-                self.failed.emit(f"Problem in {where}", message)
-            case EditFailed(what=what, reason=reason):
-                self.failed.emit(what, reason)
-            case InterfaceKept():
-                self._kept(ev)
-
-    def _emit_rates(self, st: LinkStats) -> None:
-        utils = [u for u in (st.a_to_b.utilisation, st.b_to_a.utilisation) if u is not None]
-        self.linkRates.emit(st.link, st.a_to_b.bps, st.b_to_a.bps, max(utils) if utils else None)
-        self.linkStats.emit(st)
-
-    async def _poll(self, s: Session) -> None:
-        """Link stats at `stats_hz`, on the engine thread (the session itself reports node
-        CPU and memory as NodeHealth events)."""
-        period = 1.0 / self.stats_hz
-        loop = asyncio.get_running_loop()
-        while True:
-            t0 = loop.time()
-            try:
-                s.emit(await s.sample_stats())
-            except asyncio.CancelledError:
-                raise
-            except Exception:   # a missed sample is not worth a notification
-                pass
-            await asyncio.sleep(max(0.05, period - (loop.time() - t0)))
-
     # ---- edits of the canvas model while running -----------------------------------
     def forward(self, event: TopologyEvent) -> None:
         """Hand a canvas model change to the running lab (Qt thread): frozen now, applied on
-        the engine thread in order, link parameters coalesced (engine.lab.Lab)."""
+        the engine thread in order, link parameters coalesced (engine.live_edits)."""
         if self.session is None or self.state is not RunState.RUNNING:
             return
         match event:
             case NodeAdded(node=node):
                 self.node_states[node.name] = "stopped"
+                self.engineState.emit(self.status_text())
             case NodeRemoved(node=node):
                 self.node_states.pop(node.name, None)
+                self.engineState.emit(self.status_text())     # it no longer counts
             case NodeRenamed(old=old, new=new):
                 if old in self.node_states:
                     self.node_states[new] = self.node_states.pop(old)
@@ -377,121 +341,12 @@ class EngineBridge(QObject):
                     self.info.emit(f"{old} restarts as {new}",
                                    "A running machine takes a new name by restarting; its "
                                    "disk is kept.")
-        self.engine.loop.call_soon_threadsafe(self._lab_for(self.session).apply, freeze(event))
-
-    def _lab_for(self, s: Session) -> Lab:
-        if self._lab is None or self._lab.session is not s:
-            self._lab = Lab(s, self.debounce)
-            if self._listening_to is not s:
-                s.subscribe(self._on_session_event)
-                self._listening_to = s
-        return self._lab
+        if self.lab is None or self.lab.session is not self.session:
+            self.lab = Lab(self.session, debounce=self.debounce)   # a session set from outside
+            self._listen(self.session)
+        self.engine.loop.call_soon_threadsafe(self.lab.apply, freeze(event))
 
     @property
     def sent_link_updates(self) -> int:
         """Link parameter messages the lab sent for this window's edits (tests, benchmarks)."""
-        return self._lab.sent_link_updates if self._lab is not None else 0
-
-    def _kept(self, k: InterfaceKept) -> None:
-        """Say why, and put a refused interface back where it was."""
-        self._put_back(k)
-        self.failed.emit(f"{k.node} keeps {k.iface.name}", k.reason)
-        self.interfaceKept.emit(k.node, k.iface.name, k.reason)
-
-    def _put_back(self, k: InterfaceKept) -> None:
-        t = self.canvas_topology
-        if (t is None or not t.has_node(k.node)
-                or t.node(k.node).interface(k.iface.name) is not None):
-            return
-        ifaces = list(t.node(k.node).interfaces)
-        names = [i.name for i in ifaces]
-        at = names.index(k.after) + 1 if k.after in names else min(k.index, len(ifaces))
-        ifaces.insert(at, k.iface)
-        with contextlib.suppress(TopologyError):    # the canvas moved on (a clash): leave it
-            t.update_node(k.node, interfaces=ifaces)
-
-    # ---- one-off operations --------------------------------------------------------
-    def set_link_now(self, name: str, which: str = "both", **changes: Any) -> None:
-        if self.session is not None:
-            self.submit(self.session.set_link(name, which, **changes),  # type: ignore[arg-type]
-                        f"Could not change link {name}", ordered=True)
-
-    def run_command(self, node: str, command: str, timeout: float = 60.0) -> None:
-        """Run `command` in a running machine; the result comes back as `commandDone`."""
-        if self.session is None:
-            return
-        self.submit(self.session.node(node).run(command, timeout=timeout)
-                    if node in self.session.agents else _not_running(node),
-                    f"{node}: {command}",
-                    lambda r: self.commandDone.emit(node, command, r))
-
-    def resize_console(self, node: str, rows: int, columns: int) -> None:
-        """Give `node`'s serial console the size of the terminal showing it."""
-        if self.session is not None and node in self.session.agents:
-            self.submit(self.session.node(node).resize_console(rows, columns),
-                        f"{node}: console size")
-
-    def node_action(self, node: str, verb: str) -> None:
-        """Start, stop or restart one machine or NAT of the running lab."""
-        if self.session is None or verb not in NODE_VERBS:
-            return
-        call = getattr(self.session, f"{verb}_node")
-        self.submit(call(node), f"Could not {verb} {node}", ordered=True)
-
-    def node_verbs(self, node: str) -> set[str]:
-        """What `node_action` can do with this node now."""
-        if self.session is None or not self.running or node not in self.node_states:
-            return set()
-        kind = self.session.topo.node(node).kind if self.session.topo.has_node(node) else None
-        if kind is None or kind.is_fabric:
-            return set()
-        if self.node_states[node] == "running":
-            return {"stop", "restart"}
-        if self.node_states[node] in ("stopped", "crashed"):
-            return {"start"}
-        return set()
-
-    def capture(self, link: str, end: str, file: Path, start: bool = True) -> None:
-        if self.session is None:
-            return
-        verb = "Capturing" if start else "Stopped capturing"
-        self.submit(self.session.capture(link, end, file, start),  # type: ignore[arg-type]
-                    f"Could not capture on {link}",
-                    lambda _r: self.info.emit(f"{verb} {link} ({end} side)", str(file)))
-
-    def start_process(self, argv: list[str], label: str, what: str) -> None:
-        """Start a helper program (terminal, Wireshark) through the session's host seam."""
-        if self.session is None:
-            return
-        s = self.session
-
-        async def start() -> None:
-            await s.host.start(argv, label=label, log_path=s.dir.logs / f"{label}.log")
-        self.submit(start(), what)
-
-    def wireshark(self, link: str, end: str, program: str) -> None:
-        """Start Wireshark on a FIFO, then tell the vswitch to capture into it."""
-        if self.session is None:
-            return
-        s = self.session
-        fifo = s.dir.root / f"capture-{link}-{end}.fifo"
-
-        async def go() -> None:
-            import os
-            if not fifo.exists():
-                os.mkfifo(fifo)
-            reader = await s.host.start([program, "-k", "-i", str(fifo)],
-                                        label=f"wireshark-{link}",
-                                        log_path=s.dir.logs / f"wireshark-{link}.log")
-            await s.capture_to_reader(link, end, fifo, reader)   # type: ignore[arg-type]
-        self.submit(go(), f"Could not open {link} in Wireshark",
-                    lambda _r: self.info.emit(f"{link} ({end} side) is live in Wireshark",
-                                              str(fifo)))
-
-
-async def _not_running(node: str) -> None:
-    raise RuntimeError(f"{node} is not a running machine")
-
-
-def _describe(err: BaseException) -> str:
-    return str(err) or type(err).__name__
+        return self.lab.sent_link_updates if self.lab is not None else 0

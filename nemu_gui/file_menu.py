@@ -7,6 +7,7 @@ load is reported in a non-modal notification and the current lab stays as it was
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,6 +25,12 @@ if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
 
 LAB_FILTER = "nemu labs (*.yaml *.yml);;All files (*)"
+
+
+def lab_name(path: Path) -> str:
+    """The name a lab saved as `path` takes: its file's, as a session name can be made of
+    (letters, digits, '_', '-', '.'); "" when nothing is left."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", path.stem).strip("-.")[:64]
 
 
 class FileMenu:
@@ -86,8 +93,17 @@ class FileMenu:
         return path
 
     def _dir(self) -> str:
+        """Where the dialogs open: the lab's own folder, else the labs folder (made if
+        missing: `nemu demo` writes there too)."""
         p = self.w.document.path
-        return str(p.parent) if p else str(Path.home())
+        if p is not None:
+            return str(p.parent)
+        labs = examples.labs_dir()
+        try:
+            labs.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return str(Path.home())
+        return str(labs)
 
     # ---- commands ------------------------------------------------------------------
     def new(self) -> None:
@@ -122,7 +138,20 @@ class FileMenu:
 
     def save_as(self) -> bool:
         path = self.ask_save_path("Save lab as", LAB_FILTER, ".yaml")
-        return bool(path) and self._save_to(Path(path))
+        if not path:
+            return False
+        self.name_after(Path(path))
+        return self._save_to(Path(path))
+
+    def name_after(self, path: Path) -> None:
+        """A lab the user has not named (still `untitled`, an example's name, or named after
+        its previous file) takes the new file's name. Part of saving: no undo step."""
+        t = self.w.controller.topology
+        old = self.w.document.path
+        unnamed = {Topology().name, *examples.EXAMPLES, *([lab_name(old)] if old else [])}
+        name = lab_name(path)
+        if t.name in unnamed and name and name != t.name:
+            t.update_meta(name=name)
 
     def _save_to(self, path: Path) -> bool:
         try:

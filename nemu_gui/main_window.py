@@ -6,6 +6,7 @@ the constructor only builds widgets: `start()` begins autosaving and offers reco
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -19,13 +20,13 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 from shiboken6 import isValid
 
 from engine.errors import NemuError, TopologyError
 from engine.model import NodeKind, Topology
+from engine.units import plural
 from nemu_gui.actions import Actions
 from nemu_gui.arrange import Arrangement
 from nemu_gui.autosave import Autosaver
@@ -33,8 +34,9 @@ from nemu_gui.controller import Controller
 from nemu_gui.document import Document
 from nemu_gui.engine_bridge import EngineBridge
 from nemu_gui.file_menu import FileMenu
-from nemu_gui.notifications import Level, NotificationArea
+from nemu_gui.notifications import Level, Notification, NotificationArea
 from nemu_gui.palette import Palette
+from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.panel import PropertiesPanel
 from nemu_gui.recent_files import RecentFiles
 from nemu_gui.resources import icon
@@ -77,7 +79,8 @@ class MainWindow(QMainWindow):
         self.notifications = NotificationArea()
         self.acts = Actions(self)
         self.node_palette = Palette()
-        self.properties = PropertiesPanel(self.controller, self.scene)
+        self.planned = PlannedAddresses(self.controller, self)
+        self.properties = PropertiesPanel(self.controller, self.scene, self.planned)
         self.file_menu = FileMenu(self)
         self.run_controls = RunControls(self)
         self._build()
@@ -88,13 +91,8 @@ class MainWindow(QMainWindow):
     # ---- layout --------------------------------------------------------------------
     def _build(self) -> None:
         self.setWindowTitle("nemu")
-        central = QWidget()
-        lay = QVBoxLayout(central)
-        lay.setContentsMargins(0, 0, 0, 0)
-        lay.setSpacing(0)
-        lay.addWidget(self.notifications)
-        lay.addWidget(self.view, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(self.view)
+        self.notifications.overlay(self.view)     # floats: the canvas never moves for it
 
         self.palette_dock = self._dock("Palette", self.node_palette,
                                        Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -144,6 +142,10 @@ class MainWindow(QMainWindow):
             w = tb.widgetForAction(act)
             if isinstance(w, QToolButton):
                 w.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+
+        for act in a.canvas_actions:        # their keys are the canvas's, not the window's
+            act.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            self.view.addAction(act)
 
         sb = self.statusBar()
         self.counts_label = QLabel()
@@ -253,6 +255,7 @@ class MainWindow(QMainWindow):
         name = self.controller.add_node(kind, (pos.x(), pos.y()))
         if name is not None:
             self.scene.select([name])
+            self.view.setFocus()             # from the palette: the canvas's keys act on it
         return name
 
     def _link_requested(self, a: str, b: str) -> None:
@@ -260,8 +263,29 @@ class MainWindow(QMainWindow):
         if name is not None:
             self.scene.select(links=[name])
 
-    def delete_selection(self) -> None:
-        self.controller.delete(self.scene.selected_nodes(), self.scene.selected_links())
+    def delete_selection(self) -> bool:
+        """Delete the selected nodes and links; a running machine is stopped by that, so the
+        user is asked first (one key press must never kill a guest)."""
+        nodes = self.scene.selected_nodes()
+        running = [n for n in nodes if self.bridge.node_states.get(n) in ("running", "booting")
+                   and not self.controller.topology.node(n).kind.is_fabric]
+        if running and not self.confirm_delete_running(running):
+            return False
+        self.controller.delete(nodes, self.scene.selected_links())
+        return True
+
+    def confirm_delete_running(self, nodes: list[str]) -> bool:
+        """Ask before deleting running machines (replaceable in tests)."""
+        names = ", ".join(nodes)
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete running machines",
+                          f"{names} {'is' if len(nodes) == 1 else 'are'} running. Deleting "
+                          f"stops {'it' if len(nodes) == 1 else 'them'} now: what runs inside "
+                          "is lost (the disk is kept; Undo starts the machine again).",
+                          QMessageBox.StandardButton.Cancel, self)
+        delete = box.addButton("Delete and Stop", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def copy_selection(self) -> None:
         nodes = self.scene.selected_nodes()
@@ -299,8 +323,9 @@ class MainWindow(QMainWindow):
             self.controller.rename_node(nodes[0], new.strip())
 
     # ---- feedback ------------------------------------------------------------------
-    def notify(self, title: str, detail: str = "", level: Level = Level.INFO) -> None:
-        self.notifications.notify(title, detail, level)
+    def notify(self, title: str, detail: str = "", level: Level = Level.INFO,
+               actions: dict[str, Callable[[], object]] | None = None) -> Notification:
+        return self.notifications.notify(title, detail, level, actions)
 
     def show_load_error(self, path: str | Path, err: Exception) -> None:
         detail = str(err) if isinstance(err, TopologyError | NemuError) else f"{path}: {err}"
@@ -320,7 +345,8 @@ class MainWindow(QMainWindow):
 
     def _update_status(self) -> None:
         t = self.controller.topology
-        self.counts_label.setText(f"{len(t.nodes)} nodes · {len(t.links)} links")
+        self.counts_label.setText(f"{plural(len(t.nodes), 'node')} · "
+                                  f"{plural(len(t.links), 'link')}")
         dirty = " •" if self.document.dirty else ""
         self.file_label.setText(f"{self.document.display_name}{dirty}")
         self.zoom_label.setText(f"{self.view.zoom * 100:.0f}%")

@@ -1,7 +1,8 @@
 """Non-modal notifications shown above the canvas: a message, optional detail and actions.
 
 Nothing here blocks: errors (a file that would not load, an engine failure) stay until closed;
-information fades by itself after a few seconds.
+information fades by itself after a few seconds. The area floats over the top of the canvas
+(`overlay`): a banner that comes or goes never moves the canvas under the user's pointer.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -95,6 +96,25 @@ class NotificationArea(QWidget):
         self.items: list[Notification] = []
         self.hide()
 
+    def overlay(self, host: QWidget) -> None:
+        """Float over the top edge of `host` (its full width), above its content."""
+        self.setParent(host)
+        host.installEventFilter(self)
+        self._place()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.parentWidget() and event.type() == QEvent.Type.Resize:
+            self._place()
+        return super().eventFilter(watched, event)
+
+    def _place(self) -> None:
+        host = self.parentWidget()
+        if host is None or not self.items:
+            return
+        self.setGeometry(0, 0, host.width(), self.heightForWidth(host.width())
+                         if self.hasHeightForWidth() else self.sizeHint().height())
+        self.raise_()
+
     def notify(self, title: str, detail: str = "", level: Level = Level.INFO,
                actions: dict[str, Callable[[], object]] | None = None) -> Notification:
         n = Notification(title, detail, level, actions, self)
@@ -106,6 +126,7 @@ class NotificationArea(QWidget):
         if level is Level.INFO and not actions:
             QTimer.singleShot(self._timeout, n.dismiss)
         self.show()
+        self._place()
         return n
 
     def _forget(self, n: Notification) -> None:
@@ -113,3 +134,6 @@ class NotificationArea(QWidget):
             self.items.remove(n)
         if not self.items:
             self.hide()
+        else:
+            self._layout.activate()
+            self._place()

@@ -9,20 +9,25 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtWidgets import QDockWidget, QInputDialog, QLabel, QMenu, QProgressBar
 from shiboken6 import isValid
 
+from engine.errors import TopologyError
+from engine.lab import holder_of
 from engine.model import Topology
 from engine.session.session import running_labs
-from nemu_gui.console_dock import ConsoleDock
+from nemu_gui.console_dock import ConsoleDock, ConsoleTab
 from nemu_gui.context_menus import CanvasMenus
 from nemu_gui.engine_bridge import EngineBridge, RunState
 from nemu_gui.notifications import Level
+from nemu_gui.properties.link_form import applied_summary
 from nemu_gui.stats_dock import StatsDock
 from nemu_gui.summary_dock import SummaryDock
 
 __all__ = ["RunControls"]
+
+CONSOLE_ROWS = 21          # a console is opened with room for this many lines, if it fits
 
 if TYPE_CHECKING:
     from nemu_gui.main_window import MainWindow
@@ -43,7 +48,7 @@ class RunControls(QObject):
         self.accel_label.setObjectName("accelLabel")
         self.consoles = ConsoleDock(self.bridge)
         self.stats = StatsDock()
-        self.summary = SummaryDock(window.controller, self.bridge)
+        self.summary = SummaryDock(window.controller, self.bridge, window.planned)
         self.menus = CanvasMenus(window)
         self.docks: dict[str, QDockWidget] = {}
 
@@ -57,16 +62,16 @@ class RunControls(QObject):
         sb = w.statusBar()
         sb.insertPermanentWidget(0, self.accel_label)
         sb.addPermanentWidget(self.progress)
-        a.start_selected.setToolTip("Start the selected stopped machines of the running lab")
-        a.stop_selected.setToolTip("Stop the selected machines of the running lab")
         a.start_selected.triggered.connect(lambda: self._selected("start"))
         a.stop_selected.triggered.connect(lambda: self._selected("stop"))
-        a.start_all.setToolTip("Start every node of the lab (Ctrl+R)")
-        a.stop_all.setToolTip("Stop the running lab (Ctrl+Shift+R)")
         a.start_all.triggered.connect(self.start_all)
         a.stop_all.triggered.connect(self.stop_all)
         a.attach_lab.triggered.connect(lambda: self.attach_dialog())
         b.attached.connect(self._show_attached)
+        b.labHeld.connect(self._held)
+        b.lostControl.connect(lambda lab, who: w.notify(
+            f"Lab {lab} was taken over", f"{who} controls it now; it keeps running there. "
+            "This window no longer controls it.", Level.WARNING))
         b.interfaceKept.connect(lambda node, iface, _why:
                                 w.controller.forget_refused_removal(node, iface))
         b.runStateChanged.connect(self._on_run_state)
@@ -74,6 +79,7 @@ class RunControls(QObject):
         b.nodeState.connect(lambda *_: self._progress_tooltip())
         b.nodeHealth.connect(w.scene.set_node_health)
         b.linkApplied.connect(w.properties.link_form.show_applied)
+        b.linkApplied.connect(self._applied_status)
         b.info.connect(lambda t, d: w.notify(t, d, Level.INFO))
         w.controller.topologyEvent.connect(b.forward)
         w.controller.topologyReset.connect(self._on_reset)
@@ -118,7 +124,26 @@ class RunControls(QObject):
     def open_console(self, node: str) -> object:
         self.docks["Consoles"].show()
         self.docks["Consoles"].raise_()
-        return self.consoles.open(node)
+        tab = self.consoles.open(node)
+        QTimer.singleShot(0, self._console_room)       # once the new tab is laid out
+        return tab
+
+    def _console_room(self, rows: int = CONSOLE_ROWS, tries: int = 3) -> None:
+        """Make the bottom docks tall enough for a usable shell (`rows` lines), within
+        reason: at most 55 % of the window, so the canvas stays. The docks' layout decides
+        the final height, so it is measured again after each step."""
+        dock = self.docks["Consoles"]
+        tab = self.consoles.currentWidget()
+        if not isinstance(tab, ConsoleTab) or tries <= 0:
+            return
+        term = tab.terminal
+        missing = rows - term.term.lines
+        cap = int(self.w.height() * 0.55)
+        if missing <= 0 or dock.height() >= cap:
+            return
+        want = min(dock.height() + int(missing * term.cell_h) + 2, cap)
+        self.w.resizeDocks([dock], [want], Qt.Orientation.Vertical)
+        QTimer.singleShot(0, lambda: self._console_room(rows, tries - 1))
 
     # ---- actions -------------------------------------------------------------------
     def start_all(self) -> bool:
@@ -141,17 +166,23 @@ class RunControls(QObject):
         return name if ok else ""
 
     def attach_dialog(self, ask_if_one: bool = True) -> bool:
-        names = [s.name for s in running_labs()]
-        if not names:
+        labs = {}
+        for sdir in running_labs():
+            who = holder_of(sdir)
+            labs[sdir.name if who is None else
+                 f"{sdir.name} — controlled by {who.describe()}"] = sdir.name
+        if not labs:
             self.w.notify("No lab is running", "Start one here, or with `nemu up FILE`; it "
                           "then appears in this list.", Level.INFO)
             return False
-        name = names[0] if len(names) == 1 and not ask_if_one else self.ask_session(names)
-        return bool(name) and self.attach(name)
+        names = list(labs)
+        choice = names[0] if len(names) == 1 and not ask_if_one else self.ask_session(names)
+        return bool(choice) and self.attach(labs[choice])
 
-    def attach(self, name: str) -> bool:
+    def attach(self, name: str, take_over: bool = False) -> bool:
         """Take over the running session `name`: its topology replaces the lab on the canvas
-        (after asking about unsaved work)."""
+        (after asking about unsaved work). One another window controls is refused, with a
+        notification naming it and offering to take it over (`take_over`)."""
         if self.bridge.state is not RunState.IDLE:
             self.w.notify("A lab is running here", "Stop it before attaching to another.",
                           Level.INFO)
@@ -159,12 +190,21 @@ class RunControls(QObject):
         if not self.w.file_menu.confirm_discard("attach to a running lab"):
             return False
         self.stats.clear()
-        return self.bridge.attach_running(name)
+        return self.bridge.attach_running(name, take_over)
+
+    def _held(self, lab: str, who: str) -> None:
+        self.w.notify(f"Lab {lab} is controlled by another window",
+                      f"{who} controls it. Take it over to control it here: it keeps "
+                      "running, and the other window lets go of it.", Level.WARNING,
+                      {"Take Over": functools.partial(self.attach, lab, True)})
 
     def offer_running_labs(self) -> None:
         """At start-up: a lab still running without a controller (this window's lab when it
-        crashed, or one from `nemu up`) is offered for taking over, never taken silently."""
+        crashed, or one from `nemu up`) is offered for taking over, never taken silently. A
+        lab another live window controls is not offered (Attach to Running Lab… names it)."""
         for sdir in running_labs():
+            if holder_of(sdir) is not None:
+                continue
             self.w.notifications.notify(
                 f"Lab {sdir.name} is still running",
                 "Its machines run without a window. Attach to see and control it here, or "
@@ -178,11 +218,26 @@ class RunControls(QObject):
     # ---- feedback ------------------------------------------------------------------
     def _on_run_state(self, state: RunState) -> None:
         a = self.w.acts
-        a.start_all.setEnabled(state is RunState.IDLE)
-        a.attach_lab.setEnabled(state is RunState.IDLE)
-        a.stop_all.setEnabled(state in (RunState.STARTING, RunState.RUNNING))
-        a.start_selected.setEnabled(state is RunState.RUNNING)
-        a.stop_selected.setEnabled(state is RunState.RUNNING)
+        busy = {RunState.STARTING: "the lab is starting", RunState.STOPPING: "the lab is "
+                "stopping", RunState.RUNNING: "a lab is running here"}.get(state, "")
+        not_running = "" if state is RunState.RUNNING else (
+            busy if state is not RunState.IDLE else "no lab is running")
+        stoppable = "" if state in (RunState.STARTING, RunState.RUNNING) else (
+            busy or "no lab is running")
+        for act, tip, why_not in (
+                (a.start_all, "Start every node of the lab", busy),
+                (a.stop_all, "Stop the running lab", stoppable),
+                (a.start_selected, "Start the selected stopped machines of the running lab",
+                 not_running),
+                (a.stop_selected, "Stop the selected machines of the running lab", not_running),
+                (a.attach_lab, "Take over a lab started elsewhere (nemu up, or a window that "
+                 "closed without stopping it)", busy and f"{busy}; stop it first")):
+            keys = act.shortcut().toString()
+            text = tip + (f" ({keys})" if keys else "") + (f": not now, {why_not}"
+                                                           if why_not else "")
+            act.setEnabled(not why_not)
+            act.setToolTip(text)
+            act.setStatusTip(text)
         self.progress.setVisible(state in (RunState.STARTING, RunState.STOPPING))
         if state is RunState.STOPPING:
             self.progress.setRange(0, 0)              # busy
@@ -199,10 +254,24 @@ class RunControls(QObject):
             "color: #b9770e; font-weight: bold;" if b.accel == "tcg" else
             "color: #1e8449; font-weight: bold;")
 
+    def _applied_status(self, link: str, changes: dict[str, dict[str, object]]) -> None:
+        """What the running lab confirmed, in the status bar too: the form's own line may
+        be below the fold while a slider is dragged."""
+        try:
+            lk = self.w.controller.topology.link(link)
+        except TopologyError:
+            return                          # deleted meanwhile
+        parts = []
+        for end, fields in sorted(changes.items()):
+            src, dst = (lk.a.node, lk.b.node) if end == "a" else (lk.b.node, lk.a.node)
+            parts.append(f"{src} → {dst}: {applied_summary(fields)}")
+        self.w.statusBar().showMessage(f"✓ {link} in the running lab: " + "; ".join(parts),
+                                       6000)
+
     def _selected(self, verb: str) -> None:
         for node in self.w.scene.selected_nodes():
-            if verb in self.bridge.node_verbs(node):
-                self.bridge.node_action(node, verb)
+            if verb in self.bridge.actions.node_verbs(node):
+                self.bridge.actions.node_action(node, verb)
 
     def _on_progress(self, done: int, total: int, message: str) -> None:
         if self.bridge.state is not RunState.STARTING:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 SHOTS = ("designer-star.png", "designer-link-properties.png", "designer-empty.png",
-         "designer-bad-file.png")
+         "designer-bad-file.png", "designer-interfaces.png", "designer-star-labels.png")
 RUNNING_SHOTS = ("running-rates-stats.png", "running-console.png")
 
 
@@ -82,7 +82,31 @@ def render(outdir: Path, running: bool = True) -> list[Path]:
                            "    memory: 8M\nlinks:\n  - a: h1.eth0\n    b: h9.eth0\n")
             w.file_menu.open(bad)
 
-        for name, prepare in zip(SHOTS, (star, link, empty, bad_file), strict=True):
+        def interfaces(w: MainWindow) -> None:
+            w.document.replace(examples.build("star"), None)
+            w.view.fit_all()
+            w.scene.select(["r1"])
+            ifaces = w.properties.node_form.interfaces
+            ifaces.select("eth1")
+            _settle(app, 200)                 # the planner's hints come from a worker
+            ifaces.address.setText("10.0.1.11/24")          # h1's: refused, with the reason
+            ifaces.address.setModified(True)
+            ifaces.address.editingFinished.emit()
+
+        def star_labels(w: MainWindow) -> None:
+            """The star's labels as they are while it runs (rates as the vswitch reports
+            them), placed clear of names and of each other."""
+            w.document.replace(examples.build("star"), None)
+            w.view.fit_all()
+            for i, name in enumerate(w.scene.links):
+                w.scene.set_link_rates(name, 7.6e6 / (i + 1), 196e3, 0.7 / (i + 1))
+            for node in w.scene.nodes.values():
+                if node.node.kind.is_machine:
+                    node.set_state("running")
+                    node.set_health(3.0, 221 * 2**20)
+
+        for name, prepare in zip(SHOTS, (star, link, empty, bad_file, interfaces, star_labels),
+                                 strict=True):
             shot(name, prepare)
         if running:
             written += render_running(app, outdir, settings, Path(tmp))
@@ -115,10 +139,10 @@ def render_running(app: object, outdir: Path, settings: object, tmp: Path) -> li
         w.acts.start_all.trigger()
         if not _wait_for(app, lambda: w.bridge.state is RunState.RUNNING, 120):
             raise RuntimeError("the lab did not start")
-        w.bridge.run_command("h2", "iperf3 -s -D")
+        w.bridge.actions.run_command("h2", "iperf3 -s -D")
         _settle(app, 1000)
-        w.bridge.run_command("h1", "iperf3 -c 10.0.0.2 -t 30 -b 7M", timeout=60)
-        w.bridge.run_command("h2", "ping -i 0.2 -c 100 -s 1000 10.0.0.1", timeout=60)
+        w.bridge.actions.run_command("h1", "iperf3 -c 10.0.0.2 -t 30 -b 7M", timeout=60)
+        w.bridge.actions.run_command("h2", "ping -i 0.2 -c 100 -s 1000 10.0.0.1", timeout=60)
         _settle(app, 6000)
         w.run_controls.plot_link("h1-h2")
         w.view.fit_all()

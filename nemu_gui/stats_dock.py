@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -79,10 +80,16 @@ class StatsDock(QWidget):
         self.export = QPushButton("Export CSV…")
         self.export.setEnabled(False)
         self.export.clicked.connect(self._export_clicked)
+        # the title gives way (elided by its width, whole in its tooltip) so the rates and
+        # the button always show in full
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.title.setMinimumWidth(60)
+        self.now.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Preferred)
+        self.export.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         top = QHBoxLayout()
-        top.setContentsMargins(6, 2, 6, 2)
-        top.addWidget(self.title)
-        top.addStretch(1)
+        top.setContentsMargins(6, 4, 6, 4)
+        top.setSpacing(10)
+        top.addWidget(self.title, 1)
         top.addWidget(self.now)
         top.addWidget(self.export)
         pg.setConfigOptions(antialias=True)
@@ -201,6 +208,7 @@ class StatsDock(QWidget):
         if self.wanted > len(names):
             self.title.setText(f"{self.title.text()} · the first {len(names)} of "
                                f"{self.wanted} selected")
+        self.title.setToolTip(", ".join(names))
         self._update_now()
 
     def _update_now(self) -> None:

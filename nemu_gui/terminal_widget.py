@@ -2,6 +2,8 @@
 
 It knows nothing about sockets: bytes come in through `feed()`, and whatever the user types
 (or the emulator must answer, such as a cursor position report) leaves through `sendData`.
+Every key that sends something is the guest's, shortcuts included (see `event`); the bytes
+for each key are `terminal_keys.key_bytes`.
 Colours (16, 256 and true colour), bold, reverse video and the cursor are drawn; resizing
 changes the emulated screen (the serial console cannot be told, so that part is best effort).
 """
@@ -9,7 +11,7 @@ changes the emulated screen (the serial console cannot be told, so that part is 
 from __future__ import annotations
 
 import pyte
-from PySide6.QtCore import QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QColor,
     QFont,
@@ -21,6 +23,8 @@ from PySide6.QtGui import (
     QResizeEvent,
 )
 from PySide6.QtWidgets import QWidget
+
+from nemu_gui.terminal_keys import key_bytes
 
 BACKGROUND = QColor("#1e2329")
 FOREGROUND = QColor("#d8dee9")
@@ -34,14 +38,8 @@ NAMED = {
     "brightwhite": "#ffffff",
 }
 
-_KEYS = {
-    Qt.Key.Key_Return: b"\r", Qt.Key.Key_Enter: b"\r", Qt.Key.Key_Backspace: b"\x7f",
-    Qt.Key.Key_Tab: b"\t", Qt.Key.Key_Escape: b"\x1b",
-    Qt.Key.Key_Up: b"\x1b[A", Qt.Key.Key_Down: b"\x1b[B", Qt.Key.Key_Right: b"\x1b[C",
-    Qt.Key.Key_Left: b"\x1b[D", Qt.Key.Key_Home: b"\x1b[H", Qt.Key.Key_End: b"\x1b[F",
-    Qt.Key.Key_Delete: b"\x1b[3~", Qt.Key.Key_PageUp: b"\x1b[5~",
-    Qt.Key.Key_PageDown: b"\x1b[6~", Qt.Key.Key_Insert: b"\x1b[2~",
-}
+# pyte keeps private modes shifted by 5 bits: DECCKM (?1h, application cursor keys)
+DECCKM = 1 << 5
 
 
 class _Screen(pyte.Screen):
@@ -100,22 +98,23 @@ class TerminalWidget(QWidget):
         """What the screen shows, one line per row (trailing blanks trimmed)."""
         return "\n".join(line.rstrip() for line in self.term.display)
 
+    def event(self, event: QEvent) -> bool:
+        """Every key typed here belongs to the guest: the window's shortcuts (Delete,
+        Backspace, S, L, +, -, Ctrl+S, Ctrl+Z...) must not see it first. Qt asks the focused
+        widget with a ShortcutOverride event before trying shortcuts; accepting it turns the
+        key into an ordinary key press for this widget."""
+        if (event.type() == QEvent.Type.ShortcutOverride and isinstance(event, QKeyEvent)
+                and key_bytes(event.key(), event.modifiers(), event.text(),
+                              DECCKM in self.term.mode) is not None):
+            event.accept()
+            return True
+        return super().event(event)
+
     def keyPressEvent(self, event: QKeyEvent) -> None:
-        data = _KEYS.get(Qt.Key(event.key()))
-        mods = event.modifiers()
-        if data is None and mods & Qt.KeyboardModifier.ControlModifier:
-            k = event.key()
-            if Qt.Key.Key_A.value <= k <= Qt.Key.Key_Z.value:
-                data = bytes([k - Qt.Key.Key_A.value + 1])
-            elif k == Qt.Key.Key_BracketRight.value:
-                data = b"\x1d"
-        if data is None and event.text():
-            data = event.text().encode()
+        data = key_bytes(event.key(), event.modifiers(), event.text(), DECCKM in self.term.mode)
         if data is None:
             super().keyPressEvent(event)
             return
-        if mods & Qt.KeyboardModifier.AltModifier and not data.startswith(b"\x1b"):
-            data = b"\x1b" + data
         self.sendData.emit(data)
 
     def focusNextPrevChild(self, _next: bool) -> bool:

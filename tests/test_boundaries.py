@@ -77,7 +77,8 @@ LAYERS = {
     "engine.qemu": 2, "engine.stats": 2,
     "engine.images": 3, "engine.fabric": 3,
     "engine.session": 4, "engine.runtime": 4,
-    "engine.lab": 5, "engine.manager": 5, "engine.console": 5, "engine.teaching": 5,
+    "engine.lab": 5, "engine.live_edits": 5, "engine.manager": 5, "engine.console": 5,
+    "engine.teaching": 5, "engine.desktop": 3,
     "engine.cli": 6,
 }
 

@@ -26,8 +26,8 @@ from engine.units import format_rate
 def register(sub: Any) -> None:
     p = sub.add_parser("demo", help="open (or, headless, run) a ready example lab")
     p.add_argument("--example", "-e", default="star", choices=sorted(examples.EXAMPLES))
-    p.add_argument("--dir", type=Path, default=Path.home() / "nemu-labs",
-                   help="where the lab file is written (default: ~/nemu-labs)")
+    p.add_argument("--dir", type=Path, default=examples.labs_dir(),
+                   help="where the lab file is written (default: $NEMU_LABS or ~/nemu-labs)")
     p.add_argument("--headless", action="store_true", help="do not open the GUI")
     p.set_defaults(func=cmd_demo)
 

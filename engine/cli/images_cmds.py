@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.desktop import check_gui
 from engine.hosts import LocalHost
 from engine.images import Builder, available_recipes, built_images, find_image, load_recipe
 from engine.images.builder import image_dir
@@ -44,7 +45,8 @@ def register(sub: Any) -> None:
                    help="delete images that sessions' disks are built on too (breaks them)")
     c.set_defaults(func=cmd_clean)
 
-    d = sub.add_parser("doctor", help="check KVM (or why TCG) and the tools nemu needs")
+    d = sub.add_parser("doctor", help="check KVM (or why TCG), the tools nemu needs and "
+                       "whether the designer can open a window")
     d.set_defaults(func=cmd_doctor)
 
 
@@ -159,4 +161,6 @@ def cmd_clean(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = asyncio.run(diagnose(LocalHost()))
     print(report.render(), end="")
-    return 1 if report.missing else 0
+    gui = asyncio.run(check_gui(LocalHost()))
+    print(gui.render(), end="")
+    return 1 if report.missing or not gui.ok else 0

@@ -152,7 +152,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             if status in ("up", "starting") and s.root not in live:
                 status = "gone"                 # left up, but none of its processes runs
                 gone.append(s.name)
-            print(f"{s.name:24s} {status:9s} {st.get('accel', ''):4s} {s.root}")
+            print(f"{s.name:24s} {status:9s} {st.get('accel', ''):4s} {s.root}"
+                  + _controlled_by(s))
         if gone:
             print(f"gone: left up, but none of its processes runs any more (the machine "
                   f"restarted?); `nemu down -s {gone[0]}` marks it down, its disks are kept")
@@ -212,6 +213,13 @@ def cmd_restore(args: argparse.Namespace) -> int:
     session = asyncio.run(archive.restore(args.archive, args.name))
     print(f"restored session {session.dir.name} ({session.dir.root})")
     return boot(session) if args.up else 0
+
+
+def _controlled_by(sdir: SessionDir) -> str:
+    """'  (controlled by nemu-gui (pid 123, since 10:02:03))' when a live controller holds it."""
+    from engine.session.control import holder
+    who = holder(sdir, LocalHost())
+    return f"  (controlled by {who.describe()})" if who is not None else ""
 
 
 def cmd_start(args: argparse.Namespace) -> int:

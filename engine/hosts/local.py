@@ -156,6 +156,11 @@ class LocalHost(Host):
     def which(self, program: str) -> str | None:
         return shutil.which(program)
 
+    def this_process(self, label: str = "") -> ProcessHandle:
+        """This very process, as a handle others can check (a controller's identity)."""
+        me = psutil.Process(os.getpid())
+        return ProcessHandle(self.name, me.pid, me.create_time(), tuple(me.cmdline()), label)
+
     def usage(self, proc: ProcessHandle) -> ProcessUsage | None:
         key = (proc.pid, proc.create_time)
         p = self._meters.get(key) or self._same_process(proc)

@@ -5,7 +5,10 @@ runs `qemu-ga`. The protocol is JSON commands, one reply per command. Because th
 been talking to someone else (or not be up yet), `connect()` resynchronises with
 `guest-sync-delimited`: it sends 0xFF (resets the agent's parser) and a random id, and skips
 everything up to the 0xFF that precedes the reply carrying that id. QEMU accepts one client per
-socket, so keep one `GuestAgent` per node; calls on it are serialised.
+socket, so keep one `GuestAgent` per node; calls on it are serialised. A controller that lives
+long (a designer window) must not keep the socket to itself, or `nemu exec` beside it waits in
+vain: `release_when_idle()` closes the connection once nothing used it for a moment, and
+`in_use()` opens it again when needed.
 
 Lifecycle: constructed (nothing happens) -> connect() (retries until the agent answers or the
 deadline passes) -> calls -> close().
@@ -19,7 +22,7 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +64,9 @@ class GuestAgent:
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
         self._lock = asyncio.Lock()
+        self._users = 0                          # in_use() blocks running now
+        self._last_used = time.monotonic()
+        self._release_after: float | None = None
 
     @property
     def connected(self) -> bool:
@@ -79,6 +85,7 @@ class GuestAgent:
                         str(self.socket_path))
                     opened = time.monotonic()
                 await self._sync(min(attempt, max(0.05, deadline - time.monotonic())))
+                self._last_used = time.monotonic()
                 return time.monotonic() - start
             except (OSError, GuestAgentError, ValueError) as e:
                 last = e
@@ -104,6 +111,39 @@ class GuestAgent:
 
     async def close(self) -> None:
         await self._drop()
+
+    def release_when_idle(self, after: float = 1.0) -> None:
+        """From now on, close the connection when no `in_use()` block has run for `after`
+        seconds (needs a running event loop), so other clients get their turn."""
+        self._release_after = after
+        self._schedule_release()
+
+    @contextlib.asynccontextmanager
+    async def in_use(self, connect_timeout: float = 15.0) -> AsyncIterator[GuestAgent]:
+        """Hold the connection (opening it if it was released) for a few calls."""
+        self._users += 1
+        try:
+            if not self.connected:
+                await self.connect(timeout=connect_timeout)
+            yield self
+        finally:
+            self._users -= 1
+            self._last_used = time.monotonic()
+            self._schedule_release()
+
+    def _schedule_release(self) -> None:
+        if self._release_after is None or self._users or not self.connected:
+            return
+        asyncio.get_running_loop().call_later(
+            self._release_after, lambda: asyncio.ensure_future(self._release_if_idle()))
+
+    async def _release_if_idle(self) -> None:
+        after = self._release_after
+        if (after is not None and not self._users and self.connected
+                and time.monotonic() - self._last_used >= after * 0.9):
+            async with self._lock:
+                if not self._users:
+                    await self._drop()
 
     async def _sync(self, timeout: float) -> None:
         assert self._reader is not None and self._writer is not None

@@ -19,6 +19,7 @@ import hashlib
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -199,10 +200,12 @@ class GuestMachine:
         self.handle: ProcessHandle | None = None
         self.boot_seconds: float | None = None
 
-    async def start(self, agent_timeout: float = 120.0) -> float:
+    async def start(self, agent_timeout: float = 120.0,
+                    started: Callable[[ProcessHandle], None] | None = None) -> float:
         """Start QEMU and wait until the guest agent answers and (nemu images) the node
         configuration is applied, or (a user's disk, `wait_for_agent` off) until QEMU runs the
-        machine; return the seconds this took."""
+        machine; return the seconds this took. `started(handle)` is called as soon as QEMU
+        has a PID, before anything else can run (a caller records it there)."""
         if self.handle is not None and self.host.state(self.handle) is ProcessState.RUNNING:
             raise BootError(f"node {self.spec.name}: already running (pid {self.handle.pid})")
         for sock in (self.spec.agent_socket, self.spec.console_socket, self.spec.qmp_socket):
@@ -212,6 +215,8 @@ class GuestMachine:
         t0 = time.monotonic()
         self.handle = await self.host.start(qemu_argv(self.spec), label=f"qemu {self.spec.name}",
                                             log_path=log)
+        if started is not None:
+            started(self.handle)
         waiter = asyncio.ensure_future(self._wait_ready(agent_timeout))
         try:
             while not waiter.done():

@@ -108,12 +108,19 @@ class Topology:
     def __iter__(self) -> Iterator[Node]:
         return iter(self.nodes)
 
+    def snapshot(self) -> Topology:
+        """A copy to read elsewhere (another thread) while this one is edited: nodes and
+        links are immutable, so they are shared; only the graph's structure is copied."""
+        return Topology(self.name, self.description, self.seed, list(self.machines),
+                        self.graph.copy(), base_dir=self.base_dir, teaching=self.teaching)
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Topology):
             return NotImplemented
         return (self.name, self.description, self.seed, self.machines, self.nodes,
-                self.links) == (other.name, other.description, other.seed, other.machines,
-                                other.nodes, other.links)
+                self.links, self.teaching) == (other.name, other.description, other.seed,
+                                               other.machines, other.nodes, other.links,
+                                               other.teaching)
 
     # ---- listening -----------------------------------------------------------------
     def subscribe(self, listener: Listener) -> Callable[[], None]:
@@ -235,25 +242,6 @@ class Topology:
         self._emit(LinkAdded(link))
         return link
 
-    def _pick_interface(self, node_name: str, wanted: str | None) -> tuple[str, bool]:
-        """(interface name, whether it must be added); checks without changing anything."""
-        node = self.node(node_name)
-        if wanted is not None:
-            if node.interface(wanted) is None:
-                dataclasses.replace(node, interfaces=[*node.interfaces, Interface(wanted)])
-                return wanted, True
-            taken = self.link_at(node_name, wanted)
-            if taken is not None:
-                raise TopologyError(f"{node_name}.{wanted} already carries link {taken.name}")
-            return wanted, False
-        used = self.links_by_iface(node_name)
-        for iface in node.interfaces:
-            if iface.name not in used:
-                return iface.name, False
-        new = node.next_interface_name()
-        dataclasses.replace(node, interfaces=[*node.interfaces, Interface(new)])  # checks
-        return new, True
-
     def connect(self, a: str, b: str, a_iface: str | None = None, b_iface: str | None = None,
                 params: DirectionParams | None = None, name: str | None = None) -> Link:
         """Join two nodes, choosing (or adding) free interfaces when none are given.
@@ -266,8 +254,8 @@ class Topology:
             raise TopologyError(f"link joins {a} to itself")
         for n in (a, b):
             self.guard(node=n)
-        a_if, add_a = self._pick_interface(a, a_iface)
-        b_if, add_b = self._pick_interface(b, b_iface)
+        a_if, add_a = validation.pick_interface(self, a, a_iface)
+        b_if, add_b = validation.pick_interface(self, b, b_iface)
         p = params or DirectionParams()
         link = Link(name or self.unique_link_name(a, b), Endpoint(a, a_if, p),
                     Endpoint(b, b_if, p))
@@ -392,6 +380,11 @@ class Topology:
     def validate(self) -> list[TopologyError]:
         """Every problem of the whole topology (empty when it can run)."""
         return validation.validate(self)
+
+    def address_clash(self, node: str, iface: Interface) -> TopologyError | None:
+        """What `validate` would say if `node` had `iface` (in place of its interface of that
+        name): its address given to another interface too; None when it has none."""
+        return validation.address_clash(self, node, iface)
 
     def summary_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {k.value: 0 for k in NodeKind}

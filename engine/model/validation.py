@@ -87,14 +87,26 @@ def _address_problems(topo: Topology) -> list[TopologyError]:
     seen: dict[ipaddress.IPv4Address | ipaddress.IPv6Address, str] = {}
     for i, node in enumerate(topo.nodes):
         for j, iface in enumerate(node.interfaces):
-            if iface.address is None:
+            ip = _ip_of(iface.address)
+            if ip is None:
                 continue
-            ip = ipaddress.ip_interface(iface.address).ip
             if ip in seen:
-                out.append(TopologyError(f"address {ip} is given to {seen[ip]} too",
+                out.append(TopologyError(_clash(ip, seen[ip]),
                                          f"nodes[{i}].interfaces[{j}].address"))
             seen[ip] = f"{node.name}.{iface.name}"
     return out
+
+
+def address_clash(topo: Topology, node: str, iface: Interface) -> TopologyError | None:
+    ip = _ip_of(iface.address)
+    if ip is None:
+        return None
+    for n in topo.nodes:
+        for other in n.interfaces:
+            if (n.name, other.name) != (node, iface.name) and _ip_of(other.address) == ip:
+                return TopologyError(_clash(ip, f"{n.name}.{other.name}"), "address")
+    return None
+
 
 def _fabric_loops(topo: Topology) -> list[TopologyError]:
     """Hubs and switches joined in a cycle would flood frames around it for ever."""
@@ -167,3 +179,37 @@ def subgraph(topo: Topology, names: Iterable[str]) -> Topology:
         if link.a.node in keep and link.b.node in keep:
             sub.graph.add_edge(link.a.node, link.b.node, key=link.name, link=link)
     return sub
+
+
+def _ip_of(address: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The IP of an interface's address (None: none, or not an IP address)."""
+    if address is None:
+        return None
+    try:
+        return ipaddress.ip_interface(address).ip
+    except ValueError:
+        return None
+
+
+def _clash(ip: ipaddress.IPv4Address | ipaddress.IPv6Address, holder: str) -> str:
+    return f"address {ip} is given to {holder} too"
+
+
+def pick_interface(topo: Topology, node_name: str, wanted: str | None) -> tuple[str, bool]:
+    """(interface name, whether it must be added); checks without changing anything."""
+    node = topo.node(node_name)
+    if wanted is not None:
+        if node.interface(wanted) is None:
+            dataclasses.replace(node, interfaces=[*node.interfaces, Interface(wanted)])
+            return wanted, True
+        taken = topo.link_at(node_name, wanted)
+        if taken is not None:
+            raise TopologyError(f"{node_name}.{wanted} already carries link {taken.name}")
+        return wanted, False
+    used = topo.links_by_iface(node_name)
+    for iface in node.interfaces:
+        if iface.name not in used:
+            return iface.name, False
+    new = node.next_interface_name()
+    dataclasses.replace(node, interfaces=[*node.interfaces, Interface(new)])  # checks
+    return new, True

@@ -100,14 +100,19 @@ def _assign_networks(topo: Topology, segs: list[Segment]) -> dict[int, IPv4Netwo
         elif explicit:
             nets[seg.index] = explicit[0].network
             used.append(explicit[0].network)
+    # a /24 candidate overlaps a used network when it holds it (the used one is a /24 or
+    # smaller: compare their /24s) or lies inside it (a wider one: few, checked one by one)
+    used24 = {u.supernet(new_prefix=24) if u.prefixlen > 24 else u
+              for u in used if u.prefixlen >= 24}
+    wide = [u for u in used if u.prefixlen < 24]
     candidates = (IPv4Network(f"10.{x}.{y}.0/24") for x in range(256) for y in range(256))
     for seg in segs:
         if seg.index in nets:
             continue
         for net in candidates:
-            if not any(net.overlaps(u) for u in used):
+            if net not in used24 and not any(net.subnet_of(w) for w in wide):
                 nets[seg.index] = net
-                used.append(net)
+                used24.add(net)
                 break
         else:
             raise TopologyError("no free 10.x.y.0/24 subnet is left for automatic addressing")
@@ -133,7 +138,7 @@ def _assign_addresses(topo: Topology, seg: Segment, net: IPv4Network,
     for node, iface in pending:
         for h in hosts:
             if h not in taken:
-                plans[node].addresses[iface] = IPv4Interface(f"{h}/{net.prefixlen}")
+                plans[node].addresses[iface] = IPv4Interface((int(h), net.prefixlen))
                 taken.add(h)
                 break
         else:

@@ -38,13 +38,16 @@ def segments(topo: Topology) -> list[Segment]:
                         ("if", end.node, end.iface))
         g.add_edge(ends[0], ends[1], link=link.name)
     order = {link.name: i for i, link in enumerate(topo.links)}
-
-    def first_link(comp: set[object]) -> int:
-        return min(order[d["link"]] for _, _, d in g.subgraph(comp).edges(data=True))
-
-    comps = sorted(nx.connected_components(g), key=first_link)
+    found = list(nx.connected_components(g))
+    comp_of = {v: i for i, comp in enumerate(found) for v in comp}
+    links_of: list[list[str]] = [[] for _ in found]       # each component's links, once
+    for u, _v, d in g.edges(data=True):
+        links_of[comp_of[u]].append(d["link"])
+    ranked = sorted(range(len(found)), key=lambda c: min(order[lk] for lk in links_of[c]))
+    node_index = {n.name: i for i, n in enumerate(topo.nodes)}
     out = []
-    for i, comp in enumerate(comps):
+    for i, c in enumerate(ranked):
+        comp = found[c]
         seg = Segment(i)
         for v in sorted(comp, key=str):
             if v[0] == "if":
@@ -53,14 +56,13 @@ def segments(topo: Topology) -> list[Segment]:
                 seg.fabric.append(v[1])
                 if topo.node(v[1]).kind is NodeKind.SLIRP:
                     seg.slirps.append(v[1])
-        seg.endpoints.sort(key=lambda e: _position(topo, e))
-        seg.links = sorted({d["link"] for _, _, d in g.subgraph(comp).edges(data=True)},
-                           key=order.__getitem__)
+        seg.endpoints.sort(key=lambda e: _position(topo, e, node_index))
+        seg.links = sorted(set(links_of[c]), key=order.__getitem__)
         out.append(seg)
     return out
 
 
-def _position(topo: Topology, end: tuple[str, str]) -> tuple[int, int]:
-    names = [n.name for n in topo.nodes]
+def _position(topo: Topology, end: tuple[str, str], node_index: dict[str, int]
+              ) -> tuple[int, int]:
     node = topo.node(end[0])
-    return names.index(end[0]), [i.name for i in node.interfaces].index(end[1])
+    return node_index[end[0]], [i.name for i in node.interfaces].index(end[1])

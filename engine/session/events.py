@@ -84,14 +84,24 @@ class EditFailed:
 @dataclass(frozen=True)
 class InterfaceKept:
     """An interface the running lab refused to take off a node (a NIC its machine booted
-    with): what a front end puts back into its model, where, and the lab's reason."""
+    with), or to give a new address or MAC: what a front end puts back into its model, where,
+    and the lab's reason."""
 
     node: str
     iface: Interface
     after: str | None        # the interface before it in the lab's list (None: first)
     index: int
     reason: str
+    fields: bool = False     # True: it is there, but the lab refused its new address or MAC
+
+
+@dataclass(frozen=True)
+class ControlLost:
+    """Another controller (a window, a script) took the lab over from this one."""
+
+    session: str
+    holder: str              # who controls it now, in words
 
 
 SessionEvent = (NodeStateChanged | ProcessDied | Progress | NodeHealth | LinkParamsApplied
-                | StatsUpdate | Problem | EditFailed | InterfaceKept)
+                | StatsUpdate | Problem | EditFailed | InterfaceKept | ControlLost)

@@ -26,6 +26,7 @@ from engine.qemu.argv import PortForward, slirp_argv
 from engine.session.core import SessionCore
 from engine.session.events import NodeState, Problem, Progress
 from engine.session.machines import is_disk_path, machine_image, prepare_machine
+from engine.session.node_control import AGENT_IDLE_S
 
 
 class NodeLifecycle:
@@ -145,6 +146,7 @@ class NodeLifecycle:
         except BaseException as e:
             c.set_state(name, NodeState.CRASHED, str(e))
             raise
+        c.agents[name].release_when_idle(AGENT_IDLE_S)
         c.dir.make_private(c.dir.node_dir(name))
         c.set_state(name, NodeState.RUNNING, f"agent ready in {seconds:.1f} s"
                     if spec.wait_for_agent else f"QEMU running in {seconds:.1f} s (own disk)")
@@ -155,12 +157,7 @@ class NodeLifecycle:
         c = self.core
         m = GuestMachine(c.host, spec)
         c.agents[name] = m.agent
-        boot_task = asyncio.ensure_future(m.start())
-        while m.handle is None and not boot_task.done():
-            await asyncio.sleep(0.01)
-        if m.handle is not None:
-            c.registry.add(c.role(name), m.handle)
-        return await boot_task
+        return await m.start(started=lambda handle: c.registry.add(c.role(name), handle))
 
     def record_accel(self) -> None:
         c = self.core

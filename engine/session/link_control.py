@@ -8,6 +8,7 @@ cumulative counters, turned into rates by `LinkStatsReader`.
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -82,3 +83,16 @@ class LinkControl:
                     raise SessionError(f"{link}: the capture reader did not open {fifo} "
                                        f"within {timeout:.0f} s") from None
             await asyncio.sleep(0.2)
+
+    async def capture_live(self, link: str, end: End, program: str) -> Path:
+        """Open `program` (Wireshark: `-k -i FIFO`) on a FIFO in the session folder and
+        capture the frames `end` sends into it once the program reads; the FIFO's path."""
+        c = self.core
+        fifo = c.dir.root / f"capture-{link}-{end}.fifo"
+        if not fifo.exists():
+            os.mkfifo(fifo, 0o600)
+        reader = await c.host.start([program, "-k", "-i", str(fifo)],
+                                    label=f"wireshark-{link}",
+                                    log_path=c.dir.logs / f"wireshark-{link}.log")
+        await self.capture_to_reader(link, end, fifo, reader)
+        return fifo

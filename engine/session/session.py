@@ -8,7 +8,8 @@ stats, ...) -> down(). Every process goes through the Host seam and the ProcessR
 A Session is the state its parts share (`core.SessionCore`) plus that lifecycle; the rest is
 done by its parts, whose calls it offers as its own: `lifecycle` (start, stop, restart one
 node), `live` (nodes and links added, removed, renamed, re-plugged while running), `links`
-(parameters, statistics, captures) and `monitor` (crashes and health).
+(parameters, statistics, captures), `addressing` (addresses and MACs changed while running) and
+`monitor` (crashes and health).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from engine.hosts.base import Host, ProcessHandle, ProcessState
 from engine.images.accel import AccelChoice, choose_accel
 from engine.images.guest_agent import GuestAgent
 from engine.images.qemu_boot import socket_dir
-from engine.model import DirectionParams, End, Link, Node, NodeKind, Topology
+from engine.model import DirectionParams, End, Interface, Link, Node, NodeKind, Topology
 from engine.plan.addressing import plan
 from engine.session.core import SessionCore
 from engine.session.directory import (
@@ -38,9 +39,10 @@ from engine.session.directory import (
 from engine.session.events import NodeState, Progress, StatsUpdate
 from engine.session.lifecycle import NodeLifecycle
 from engine.session.link_control import LinkControl
+from engine.session.live_address import LiveAddressing
 from engine.session.live_edit import LiveTopology
 from engine.session.monitor import Monitor
-from engine.session.node_control import ExecResult, GuestJob, NodeControl
+from engine.session.node_control import AGENT_IDLE_S, ExecResult, GuestJob, NodeControl
 from engine.session.registry import live_sessions
 from engine.session.resources import memory_problems
 
@@ -61,6 +63,7 @@ class Session(SessionCore):
         self.lifecycle = NodeLifecycle(self)
         self.live = LiveTopology(self, self.lifecycle)
         self.links = LinkControl(self)
+        self.addressing = LiveAddressing(self)
         self.monitor = Monitor(self)
 
     # ---- creation ----------------------------------------------------------------------
@@ -104,6 +107,8 @@ class Session(SessionCore):
                 s.nics.update((node.name, i.name) for i in node.interfaces)
                 s.agents[node.name] = GuestAgent(
                     socket_dir(sdir.node_dir(node.name)) / "agent.sock", node.name)
+                s.agents[node.name].release_when_idle(AGENT_IDLE_S)
+                s.agents[node.name].release_when_idle(AGENT_IDLE_S)
             s.states[node.name] = NodeState.RUNNING if running else (
                 NodeState.CRASHED if role in s.registry.roles() else NodeState.STOPPED)
         return s
@@ -262,6 +267,9 @@ class Session(SessionCore):
     async def remove_interface(self, node: str, iface: str) -> None:
         await self.live.remove_interface(node, iface)
 
+    async def set_interface(self, node: str, iface: str, **fields: Any) -> Interface:
+        return await self.addressing.set_interface(node, iface, **fields)
+
     # ---- links (parameters, statistics, captures) --------------------------------------
     async def set_link(self, name: str, which: End | Literal["both"] = "both",
                        **changes: Any) -> None:
@@ -279,3 +287,11 @@ class Session(SessionCore):
     async def capture_to_reader(self, link: str, end: End, fifo: Path, reader: ProcessHandle,
                                 timeout: float = 30.0) -> None:
         await self.links.capture_to_reader(link, end, fifo, reader, timeout)
+
+    async def capture_live(self, link: str, end: End, program: str) -> Path:
+        return await self.links.capture_live(link, end, program)
+
+    async def start_helper(self, argv: list[str], label: str) -> ProcessHandle:
+        """A helper program beside the lab (a terminal on a console), through the Host seam,
+        with its log in the session's logs."""
+        return await self.host.start(argv, label=label, log_path=self.dir.logs / f"{label}.log")

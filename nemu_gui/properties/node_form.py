@@ -1,5 +1,5 @@
 """The node half of the properties dock: name, image, RAM, CPUs, NIC, architecture, placement,
-interfaces (a free one can be removed), notes.
+interfaces (their addresses and MACs typed, a free one removed), notes.
 
 Each field applies when editing finishes, as one undoable change. Machine-only fields are
 hidden for hubs, switches and slirp. A refused value shows the model's message under the form.
@@ -25,13 +25,15 @@ from PySide6.QtWidgets import (
 from engine.errors import TopologyError
 from engine.model import NicModel, Node
 from nemu_gui.controller import Controller
+from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.node_ifaces import InterfaceList
 
 ARCHES = ("x86_64", "i386")
 
 
 class NodeForm(QWidget):
-    def __init__(self, controller: Controller, parent: QWidget | None = None) -> None:
+    def __init__(self, controller: Controller, planned: PlannedAddresses | None = None,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.node_name: str | None = None
@@ -80,6 +82,11 @@ class NodeForm(QWidget):
         self.form.addRow("Placement", self.host)
         self.interfaces = InterfaceList()
         self.interfaces.removeRequested.connect(self._remove_interface)
+        self.interfaces.fieldEdited.connect(self._edit_interface)
+        if planned is not None:
+            self.interfaces.set_planner(
+                lambda n, i, f: planned.address(n, i) if f == "address" else planned.mac(n, i))
+            planned.changed.connect(self.interfaces.show_fields)    # the hints, when ready
         self.form.addRow("Interfaces", self.interfaces)
         self.services = QLabel()
         self.services.setWordWrap(True)
@@ -174,6 +181,16 @@ class NodeForm(QWidget):
         left = self.controller.topology.node(self.node_name).interfaces
         if left:
             self.interfaces.select(left[min(index, len(left) - 1)].name)
+
+    def _edit_interface(self, iface: str, field: str, value: str | None) -> None:
+        """A typed address or MAC: refused with the model's reason under the form, or one
+        undo step."""
+        if self.node_name is None:
+            return
+        problem = self.controller.interface_problem(self.node_name, iface, **{field: value})
+        self.interfaces.show_error(problem or "")
+        if problem is None:
+            self.controller.set_interface(self.node_name, iface, **{field: value})
 
     def _apply(self, **changes: Any) -> None:
         if self.node_name is None or not self.controller.topology.has_node(self.node_name):

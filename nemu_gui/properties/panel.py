@@ -21,7 +21,9 @@ from engine.model import (
     NodeRenamed,
     TopologyEvent,
 )
+from engine.units import plural
 from nemu_gui.controller import Controller
+from nemu_gui.planned import PlannedAddresses
 from nemu_gui.properties.link_form import LinkForm
 from nemu_gui.properties.node_form import NodeForm
 from nemu_gui.scene.topology_scene import TopologyScene
@@ -29,7 +31,7 @@ from nemu_gui.scene.topology_scene import TopologyScene
 
 class PropertiesPanel(QScrollArea):
     def __init__(self, controller: Controller, scene: TopologyScene,
-                 parent: QWidget | None = None) -> None:
+                 planned: PlannedAddresses | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.controller = controller
         self.scene = scene
@@ -41,7 +43,7 @@ class PropertiesPanel(QScrollArea):
         self.summary.setWordWrap(True)
         self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.summary.setMargin(10)
-        self.node_form = NodeForm(controller)
+        self.node_form = NodeForm(controller, planned)
         self.link_form = LinkForm(controller)
         self.many = QLabel()
         self.many.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
@@ -69,7 +71,8 @@ class PropertiesPanel(QScrollArea):
             self.link_form.show_link(links[0])
             self.stack.setCurrentWidget(self.link_form)
         elif nodes or links:
-            self.many.setText(f"<b>{len(nodes)} node(s), {len(links)} link(s) selected</b>"
+            self.many.setText(f"<b>{plural(len(nodes), 'node')}, "
+                              f"{plural(len(links), 'link')} selected</b>"
                               "<p>Select one node or one link to edit it.</p>")
             self.stack.setCurrentWidget(self.many)
         else:
@@ -77,11 +80,10 @@ class PropertiesPanel(QScrollArea):
 
     def _show_summary(self) -> None:
         t = self.controller.topology
-        counts = ", ".join(f"{n} {k}{'s' if n != 1 else ''}"
-                           for k, n in t.summary_counts().items() if n)
+        counts = ", ".join(plural(n, k) for k, n in t.summary_counts().items() if n)
         desc = f"<p>{t.description}</p>" if t.description else ""
         self.summary.setText(f"<h3>{t.name}</h3>{desc}<p>{counts or 'no nodes yet'}; "
-                             f"{len(t.links)} link(s)</p>"
+                             f"{plural(len(t.links), 'link')}</p>"
                              "<p style='color:#7f8c8d'>Select a node or a link to edit it.</p>")
         self.stack.setCurrentWidget(self.summary)
 

@@ -140,10 +140,28 @@ class LinkItem(QGraphicsItem):
     def _refresh_label(self) -> None:
         if not self._legible:
             return                              # brought up to date when legible again
+        size = self.label.boundingRect().size()
         if self.live is not None:
             self.label.set_text(self._rates_text(), RATES_TEMPLATE)
         else:
             self.label.set_text(link_summary(self.link, self._a_is_left()))
+        if self.label.boundingRect().size() != size:
+            self._queue_placement(moved=False)      # bigger or smaller: may collide now
+
+    def _queue_placement(self, moved: bool) -> None:
+        """Ask the scene to place the label clear of names and labels (`moved`: the line
+        moved, so from scratch; else only if it now covers something)."""
+        queue = getattr(self.scene(), "queue_label", None)
+        if queue is not None:
+            queue(self, moved)
+
+    @property
+    def line(self) -> QLineF:
+        """The drawn line (parallel links shifted apart), in scene coordinates."""
+        return self._line
+
+    def preferred_label_at(self) -> float:
+        return self._label_at()
 
     # ---- geometry ------------------------------------------------------------------
     def adjust(self) -> None:
@@ -164,10 +182,12 @@ class LinkItem(QGraphicsItem):
         self._bounds = self._path.boundingRect().adjusted(-4, -4, 4, 4)
         self.label.setPos(line.pointAt(self._label_at()))
         self._refresh_label()
+        self._queue_placement(moved=True)
 
     def _label_at(self) -> float:
-        """Where along the line the label sits: nearer the end with fewer links, so the
-        labels of links fanning out of a switch do not pile up around it."""
+        """Where along the line the label would sit: nearer the end with fewer links, so the
+        labels of links fanning out of a switch do not pile up around it (the scene then
+        moves it where it covers no name and no other label: label_placement.py)."""
         na, nb = len(self.a.links), len(self.b.links)
         if na == nb:
             return 0.5

@@ -34,7 +34,7 @@ class NodeItem(QGraphicsItem):
         self.links: set[LinkItem] = set()
         self.state: str | None = None          # stopped/booting/running/crashed, from the engine
         self.state_detail = ""
-        self.health = ""                       # "CPU 12% · 84 MB" while running
+        self.health = ""          # "CPU 12% · RAM 128 MiB\nhost 221 MiB" while running
         self._spin = 0                         # spinner phase (degrees) while busy
         self.snap = False
         self._font = style.label_font(9.0, bold=True)
@@ -73,9 +73,16 @@ class NodeItem(QGraphicsItem):
         self._relayout()
 
     def set_health(self, cpu_percent: float | None, rss_bytes: int | None) -> None:
-        """CPU and memory of the node's process, shown under its name (None clears)."""
-        text = "" if cpu_percent is None or rss_bytes is None else \
-            f"CPU {cpu_percent:.0f}% · {rss_bytes / 2**20:.0f} MB"
+        """CPU and memory of the node's process, shown under its name (None clears). A
+        machine shows the memory its guest was given beside the host memory its QEMU holds
+        (guest pages it touched, plus QEMU's own): they are different things, and the host
+        figure is the larger one on a quiet guest."""
+        text = ""
+        if cpu_percent is not None and rss_bytes is not None:
+            host = f"host {rss_bytes / 2**20:.0f} MiB"
+            text = (f"CPU {cpu_percent:.0f}% · RAM {self.node.memory} MiB\n{host}"
+                    if self.node.kind.is_machine and self.node.memory else
+                    f"CPU {cpu_percent:.0f}% · {host}")
         if text != self.health:
             self.health = text
             self._relayout()
@@ -91,8 +98,9 @@ class NodeItem(QGraphicsItem):
 
     def _health_rect(self) -> QRectF:
         fm = QFontMetricsF(self._badge_font)
-        w = fm.horizontalAdvance(self.health) + 8
-        return QRectF(-w / 2, self._label_rect.bottom() + 1, w, fm.height() + 1)
+        lines = self.health.split("\n")
+        w = max(fm.horizontalAdvance(line) for line in lines) + 8
+        return QRectF(-w / 2, self._label_rect.bottom() + 1, w, fm.height() * len(lines) + 1)
 
     def _relayout(self) -> None:
         self.prepareGeometryChange()
@@ -108,6 +116,7 @@ class NodeItem(QGraphicsItem):
             self._rect = self._rect.united(self._host_badge_rect())
         self.setToolTip(self._tooltip())
         self.update()
+        self._labels_around()
 
     def _tooltip(self) -> str:
         n = self.node
@@ -125,7 +134,8 @@ class NodeItem(QGraphicsItem):
             lines.append(f"state: {self.state}" + (f" ({self.state_detail})"
                                                    if self.state_detail else ""))
         if self.health:
-            lines.append(self.health)
+            lines.append(self.health.replace("\n", " · ") + "<br><i>RAM: what the machine "
+                         "was given; host: the memory its process holds on this computer</i>")
         if n.notes:
             lines.append(f"<i>{n.notes}</i>")
         return "<br>".join(lines)
@@ -152,7 +162,14 @@ class NodeItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
             for link in self.links:
                 link.adjust()
+            self._labels_around()
         return super().itemChange(change, value)
+
+    def _labels_around(self) -> None:
+        """Link labels this node now covers move aside (the scene places them)."""
+        check = getattr(self.scene(), "check_labels_near", None)
+        if check is not None:
+            check(self)
 
     # ---- painting ------------------------------------------------------------------
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,

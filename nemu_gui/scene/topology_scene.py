@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 
-from PySide6.QtCore import QLineF, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGraphicsScene,
     QGraphicsSceneMouseEvent,
 )
+from shiboken6 import isValid
 
 from engine.model import (
     Link,
@@ -35,13 +36,16 @@ from engine.model import (
     TopologyEvent,
 )
 from nemu_gui.scene import style
+from nemu_gui.scene.label_placement import overlap_area, place
 from nemu_gui.scene.link_item import PARALLEL_GAP, LinkItem
+from nemu_gui.scene.link_label_item import LinkLabelItem
 from nemu_gui.scene.modes import SceneMode
 from nemu_gui.scene.node_item import NodeItem
 
 Pos = tuple[float, float]
 
 LEGIBLE_ZOOM = 0.4     # 8 pt labels below this zoom are under 4 px high
+PLACE_BUDGET_S = 0.008  # label placement runs in slices of this long
 
 
 class TopologyScene(QGraphicsScene):
@@ -65,6 +69,12 @@ class TopologyScene(QGraphicsScene):
         self._animation = QTimer(self)               # spinners and drop flashes; idle otherwise
         self._animation.setInterval(80)
         self._animation.timeout.connect(self._animate)
+        self._place_all: set[LinkItem] = set()       # labels to place from scratch
+        self._place_if_covering: set[LinkItem] = set()   # ...only if they now cover something
+        self._placer = QTimer(self)                  # once per burst of changes
+        self._placer.setSingleShot(True)
+        self._placer.setInterval(0)
+        self._placer.timeout.connect(self._place_labels)
         self.setBackgroundBrush(style.CANVAS_BG)
 
     # ---- settings ------------------------------------------------------------------
@@ -95,6 +105,8 @@ class TopologyScene(QGraphicsScene):
         self._labels = on
         for item in self.links.values():
             item.set_label_visible(on)
+        if on:
+            self._place_everything()
 
     def set_zoom(self, zoom: float) -> None:
         """The view's zoom: below LEGIBLE_ZOOM link labels are too small to read and hidden."""
@@ -103,11 +115,15 @@ class TopologyScene(QGraphicsScene):
             self._legible = legible
             for item in self.links.values():
                 item.set_legible(legible)
+            if legible:
+                self._place_everything()
 
     # ---- mirroring the model -------------------------------------------------------
     def load(self, topology: Topology) -> None:
         """Show `topology` (replacing what was shown). Events then come through `apply`."""
         self._cancel_link()
+        self._place_all.clear()
+        self._place_if_covering.clear()
         self.clear()
         self.nodes.clear()
         self.links.clear()
@@ -166,6 +182,7 @@ class TopologyScene(QGraphicsScene):
         item.set_legible(self._legible)
         self.addItem(item)
         self.links[link.name] = item
+        self.queue_label(item, True)
         if relayout:
             self._relayout_parallel(link.a.node, link.b.node)
         return item
@@ -181,6 +198,64 @@ class TopologyScene(QGraphicsScene):
             sign = 1.0 if lk.a.name == min(a, b) else -1.0
             lk.offset = sign * (i - (len(group) - 1) / 2) * PARALLEL_GAP
             lk.adjust()
+
+    # ---- link labels clear of names and of each other -------------------------------
+    def queue_label(self, link: LinkItem, moved: bool) -> None:
+        """Place `link`'s label soon (`moved`: its line moved; else only if it now covers a
+        name or a label)."""
+        (self._place_all if moved else self._place_if_covering).add(link)
+        if not self._placer.isActive():
+            self._placer.start()
+
+    def check_labels_near(self, node: NodeItem) -> None:
+        """A node moved or grew: labels it now covers move aside."""
+        for item in self.items(node.sceneBoundingRect(),
+                               Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            parent = item.parentItem()
+            if isinstance(item, LinkLabelItem) and isinstance(parent, LinkItem):
+                self.queue_label(parent, False)
+
+    def _place_everything(self) -> None:
+        for link in self.links.values():
+            self.queue_label(link, True)
+
+    def _place_labels(self) -> None:
+        """Place queued labels for at most PLACE_BUDGET_S, then let the event loop run and
+        go on (a 1500-link lab placed at once would freeze the window for half a second)."""
+        if not (self._labels and self._legible):
+            return                       # hidden: placed when they show again
+        deadline = time.monotonic() + PLACE_BUDGET_S
+        self._place_if_covering -= self._place_all
+        for queue, full in ((self._place_all, True), (self._place_if_covering, False)):
+            # in name order: the same lab is laid out the same way every time
+            for link in sorted(queue, key=lambda lk: lk.name if isValid(lk) else ""):
+                if time.monotonic() > deadline:
+                    self._placer.start()
+                    return
+                queue.discard(link)
+                if not isValid(link) or link.scene() is not self:
+                    continue
+                if full or self._covered(link.label, link.label.sceneBoundingRect()) > 0:
+                    self._place(link)
+
+    def _covered(self, label: LinkLabelItem, rect: QRectF) -> float:
+        """How much of `rect` node icons, names and other visible labels cover."""
+        total = 0.0
+        for item in self.items(rect, Qt.ItemSelectionMode.IntersectsItemBoundingRect):
+            if item is label:
+                continue
+            if isinstance(item, NodeItem) or (isinstance(item, LinkLabelItem)
+                                              and item.isVisible()):
+                total += overlap_area(rect, item.sceneBoundingRect())
+        return total
+
+    def _place(self, link: LinkItem) -> None:
+        label = link.label
+        if not label.isVisible() or label.boundingRect().isEmpty():
+            return
+        centre = place(link.line, label.boundingRect().size(), link.preferred_label_at(),
+                       lambda rect: self._covered(label, rect))
+        label.setPos(centre)
 
     # ---- live statistics (called by the run-control layer) --------------------------
     def set_link_rates(self, name: str, tx_bps: float, rx_bps: float,

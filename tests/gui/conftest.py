@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import select
+import subprocess
+import sys
+import time
 import warnings
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -174,3 +180,120 @@ class LabWindows:
 @pytest.fixture(scope="session")
 def lab_windows() -> type[LabWindows]:
     return LabWindows
+
+
+class XcbApp:
+    """A designer window in a child process on a real X display (tests/gui/xcb_app.py).
+
+    Tests send it keys and clicks through the X server (`x_display.key/type/click`) and look
+    at its state with `eval` (Python evaluated in the child, `w` being the window)."""
+
+    def __init__(self, display: Any, tmp: Path, args: list[str],
+                 env: dict[str, str] | None = None, timeout: float = 60.0) -> None:
+        self.display = display
+        self.log = tmp / f"xcb-app-{id(self)}.log"
+        full_env = {**display.env, "NEMU_TEST_DIR": str(tmp),
+                    "NEMU_SESSIONS": str(tmp / "sessions"), **(env or {})}
+        with open(self.log, "wb") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(Path(__file__).with_name("xcb_app.py")), *args],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=full_env,
+                cwd=Path(__file__).resolve().parents[2])
+        self._buf = b""
+        self.window = int(self._read(timeout)["window"])
+
+    def _read(self, timeout: float) -> dict[str, Any]:
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self.proc.stdout], [], [], max(0.0, left))
+            chunk = os.read(self.proc.stdout.fileno(), 65536) if ready else b""
+            if not chunk:
+                raise AssertionError(f"the designer on {self.display.name} did not answer "
+                                     f"(exit {self.proc.poll()}):\n{self.stderr()}")
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return dict(json.loads(line))
+
+    def stderr(self) -> str:
+        return self.log.read_text(errors="replace")[-4000:]
+
+    def _ask(self, req: dict[str, Any], timeout: float) -> Any:
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(json.dumps(req).encode() + b"\n")
+        self.proc.stdin.flush()
+        msg = self._read(timeout)
+        if "error" in msg:
+            raise AssertionError(f"in the designer: {msg['error']}")
+        return msg.get("value")
+
+    def eval(self, expr: str, timeout: float = 20.0) -> Any:
+        return self._ask({"eval": expr}, timeout)
+
+    def exec(self, code: str, timeout: float = 20.0) -> None:
+        self._ask({"exec": code}, timeout)
+
+    def wait_until(self, expr: str, timeout: float = 20.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            value = self.eval(expr)
+            if value or time.monotonic() > deadline:
+                assert value, f"still false after {timeout} s: {expr}"
+                return value
+            time.sleep(0.05)
+
+    def screen_pos(self, widget: str, x: float | None = None, y: float | None = None
+                   ) -> tuple[int, int]:
+        """Where on the screen a point of a widget is (its centre by default)."""
+        pt = self.eval(f"(lambda wd: (lambda p: (p.x(), p.y()))(wd.mapToGlobal("
+                       f"QtCore.QPoint(int({x} if {x is not None} else wd.width() / 2), "
+                       f"int({y} if {y is not None} else wd.height() / 2)))))({widget})")
+        return int(pt[0]), int(pt[1])
+
+    def scene_pos(self, x: float, y: float) -> tuple[int, int]:
+        """Where on the screen a point of the canvas (scene coordinates) is."""
+        pt = self.eval(f"(lambda p: (p.x(), p.y()))(w.view.viewport().mapToGlobal("
+                       f"w.view.mapFromScene(QtCore.QPointF({x}, {y}))))")
+        return int(pt[0]), int(pt[1])
+
+    def node_pos(self, node: str) -> tuple[int, int]:
+        x, y = self.eval(f"(lambda p: (p.x(), p.y()))(w.scene.nodes[{node!r}].pos())")
+        return self.scene_pos(x, y)
+
+    def screenshot(self, path: Path) -> Path:
+        self.exec(f"w.grab().save({str(path)!r})")
+        return path
+
+    def quit(self, timeout: float = 60.0) -> int:
+        if self.proc.poll() is None:
+            with contextlib.suppress(AssertionError, BrokenPipeError, OSError):
+                self._ask({"quit": True}, timeout)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture
+def xcb_app(x_display, tmp_path: Path) -> Iterator[Callable[..., XcbApp]]:
+    """xcb_app(*nemu_gui_args): a designer window in a child process on a real X display;
+    every one still open is closed (its lab stopped) after the test."""
+    apps: list[XcbApp] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> XcbApp:
+        app = XcbApp(x_display, tmp_path, list(args), env)
+        apps.append(app)
+        return app
+
+    yield start
+    for app in apps:
+        app.quit()
+
+
+@pytest.fixture(scope="session")
+def xcb_app_class() -> type[XcbApp]:
+    """For module-scoped fixtures that share one window (and one booted lab) between tests."""
+    return XcbApp

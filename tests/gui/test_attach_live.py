@@ -91,13 +91,13 @@ def test_attach_to_a_lab_nemu_up_started_then_leave_it_running(qtbot, qapp, tmp_
 
         # commands reach the guests; a slider change reaches the vswitch and is confirmed
         with qtbot.waitSignal(w.bridge.commandDone, timeout=60000) as done:
-            w.bridge.run_command("h1", "ping -c 1 -W 5 10.0.0.2")
+            w.bridge.actions.run_command("h1", "ping -c 1 -W 5 10.0.0.2")
         assert done.args[2].exitcode == 0, done.args[2].stdout
         with qtbot.waitSignal(w.bridge.linkApplied, timeout=10000) as applied:
             w.controller.set_link_params("h1-h2", "a", delay="30ms")
         assert applied.args[0] == "h1-h2"
         with qtbot.waitSignal(w.bridge.commandDone, timeout=60000) as done:
-            w.bridge.run_command("h1", "ping -c 1 -W 5 10.0.0.2")
+            w.bridge.actions.run_command("h1", "ping -c 1 -W 5 10.0.0.2")
         rtt = float(done.args[2].stdout.decode().split("time=")[1].split()[0])
         assert rtt >= 30, rtt
 

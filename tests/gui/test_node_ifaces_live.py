@@ -58,7 +58,7 @@ def remove_from_form(qtbot, w: MainWindow, node: str, iface: str) -> None:
 
 def net_devices(qtbot, w: MainWindow, node: str) -> list[str]:
     with qtbot.waitSignal(w.bridge.commandDone, timeout=30000) as done:
-        w.bridge.run_command(node, "ls /sys/class/net")
+        w.bridge.actions.run_command(node, "ls /sys/class/net")
     r = done.args[2]
     assert r.exitcode == 0, r.stderr
     return str(r.stdout.decode()).split()

@@ -173,7 +173,7 @@ def test_several_selected_and_nothing_selected(window: MainWindow) -> None:
     w = window
     w.document.replace(examples.build("star"), None)
     w.scene.select(["h1", "h2"], ["r1-sw1"])
-    assert "2 node(s), 1 link(s)" in w.properties.many.text()
+    assert "2 nodes, 1 link selected" in w.properties.many.text()
     w.scene.clearSelection()
     assert "star" in w.properties.summary.text()
 

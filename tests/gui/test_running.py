@@ -78,7 +78,7 @@ def test_start_all_boots_both_hosts_with_badges_and_status(qtbot, lab: MainWindo
     _wait(qtbot, lambda: "2 running" in w.engine_label.text(), 5000)
     assert "session two-hosts" in w.engine_label.text()
     assert w.run_controls.accel_label.text() == w.bridge.accel.upper() in ("TCG", "KVM")
-    assert "2 nodes · 1 links" in w.counts_label.text()
+    assert "2 nodes · 1 link" in w.counts_label.text()
     assert len(lab_windows.pids(w)) == 3  # two QEMUs and the vswitch
 
 
@@ -86,8 +86,8 @@ def test_traffic_turns_the_link_label_into_rates_and_colour(qtbot, lab: MainWind
     w = lab
     link = w.scene.links["h1-h2"]
     with qtbot.waitSignal(w.bridge.commandDone, timeout=30000):
-        w.bridge.run_command("h2", "iperf3 -s -D -1")
-    w.bridge.run_command("h1", "iperf3 -c 10.0.0.2 -t 8", timeout=60)
+        w.bridge.actions.run_command("h2", "iperf3 -s -D -1")
+    w.bridge.actions.run_command("h1", "iperf3 -c 10.0.0.2 -t 8", timeout=60)
     _wait(qtbot, lambda: link.live is not None and link.live[0] > 5e6, 30000)
     assert "b/s ▶ ◀" in link.label.text and "Mb/s" in link.label.text, link.label.text
     assert link._pen().color() not in (style.LINK, style.UTIL_STOPS[0][1])
@@ -124,6 +124,8 @@ def test_bandwidth_slider_applies_live_debounced_and_confirmed(qtbot, lab: MainW
     assert w.bridge.session.topo.link("h1-h2").b.params.bandwidth == final
     _wait(qtbot, lambda: units.format_bandwidth(final) in form.applied.text(), 5000)
     assert form.applied.isVisible()
+    # also where it is seen while the slider is dragged, whatever the form's scroll
+    assert "✓ h1-h2 in the running lab: " in w.statusBar().currentMessage()
 
 
 def test_console_tab_shows_a_shell_prompt_and_runs_what_is_typed(qtbot, lab: MainWindow) -> None:
@@ -186,7 +188,7 @@ def test_link_menu_down_up_reset_capture_and_plot(qtbot, lab: MainWindow,
     menus.capture("h1-h2", "a", pcap)
     _wait(qtbot, lambda: pcap.exists(), 10000)
     with qtbot.waitSignal(w.bridge.commandDone, timeout=30000):
-        w.bridge.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
+        w.bridge.actions.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
     menus.stop_capture("h1-h2", "a")
     _wait(qtbot, lambda: pcap.stat().st_size > 24 + 3 * 100, 10000)   # header + 3 pings
 
@@ -199,10 +201,10 @@ def test_link_menu_down_up_reset_capture_and_plot(qtbot, lab: MainWindow,
     reader.chmod(0o755)
     infos: list[str] = []
     w.bridge.info.connect(lambda title, _d: infos.append(title))
-    w.bridge.wireshark("h1-h2", "a", str(reader))
+    w.bridge.actions.wireshark("h1-h2", "a", str(reader))
     _wait(qtbot, lambda: "h1-h2 (a side) is live in Wireshark" in infos, 20000)
     with qtbot.waitSignal(w.bridge.commandDone, timeout=30000):
-        w.bridge.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
+        w.bridge.actions.run_command("h1", "ping -c 3 -i 0.2 10.0.0.2")
     _wait(qtbot, lambda: live.exists() and live.stat().st_size > 3 * 100, 20000)
     menus.stop_capture("h1-h2", "a")
 
@@ -270,7 +272,7 @@ def test_renaming_a_running_machine_restarts_it_under_the_new_name(qtbot,
     assert w.scene.nodes["web"].state == "running" and w.bridge.node_states["web"] == "running"
     assert "qemu:web" in s.registry.roles() and s.process("web").pid != old
     with qtbot.waitSignal(w.bridge.commandDone, timeout=30000) as done:
-        w.bridge.run_command("web", "hostname")
+        w.bridge.actions.run_command("web", "hostname")
     assert done.args[2].stdout.strip() == b"web"
     w.controller.undo_stack.undo()                          # and back, the same way
     _wait(qtbot, lambda: ("h2", "running") in states, 120000)
@@ -286,6 +288,10 @@ def test_stop_all_stops_every_process(qtbot, lab: MainWindow, lab_windows) -> No
     assert w.scene.nodes["h1"].state == "stopped"
     assert w.scene.links["h1-h2"].live is None
     assert w.acts.start_all.isEnabled() and not w.acts.stop_all.isEnabled()
+    # the disabled Stop All says why (not "engine not available yet")
+    assert w.acts.stop_all.toolTip() == ("Stop the running lab (Ctrl+Shift+R): not now, no lab "
+                                         "is running")
+    assert "running" not in w.engine_label.text()
     for p in pids:
         assert not psutil.pid_exists(p) or psutil.Process(p).status() == psutil.STATUS_ZOMBIE
 

@@ -1,4 +1,4 @@
-"""engine.lab.Lab: live edits from a front end reach the session in order, coalesced.
+"""engine.live_edits: live edits from a front end reach the session in order, coalesced.
 
 The session here records what it is asked (a stand-in for the engine side of a running lab,
 as the shaper's tests inject a clock); the debounce waits on a gate the test opens, so the
@@ -12,7 +12,7 @@ from typing import Any
 
 from engine import examples
 from engine.errors import SessionError
-from engine.lab import Lab, freeze
+from engine.live_edits import LiveEdits, freeze
 from engine.model import Interface, Node, NodeKind, Topology
 from engine.session.events import EditFailed, InterfaceKept
 
@@ -81,10 +81,10 @@ def front_end() -> tuple[Topology, list[Any]]:
 
 
 def test_a_slider_drag_becomes_one_message_with_the_last_value() -> None:
-    async def go() -> tuple[Recording, Gate, Lab, list[Any]]:
+    async def go() -> tuple[Recording, Gate, LiveEdits, list[Any]]:
         t, notices = front_end()
         s, gate = Recording(examples.two_hosts()), Gate()
-        lab = Lab(s, debounce=0.1, sleep=gate.sleep)      # type: ignore[arg-type]
+        lab = LiveEdits(s, debounce=0.1, sleep=gate.sleep)      # type: ignore[arg-type]
         for k in range(1, 31):
             t.set_link_params("h1-h2", "both", bandwidth=f"{k}Mbit")
         for n in notices:
@@ -106,7 +106,7 @@ def test_changes_reach_the_lab_in_the_order_they_were_made() -> None:
         t, notices = front_end()
         s, gate = Recording(examples.two_hosts()), Gate()
         gate.open.set()                                    # no waiting in this one
-        lab = Lab(s, sleep=gate.sleep)                     # type: ignore[arg-type]
+        lab = LiveEdits(s, sleep=gate.sleep)                     # type: ignore[arg-type]
         t.add_node(Node("h3", NodeKind.HOST, interfaces=[Interface("eth0")]))
         t.connect("h2", "h3", name="h2-h3")
         t.set_link_params("h2-h3", "a", delay="5ms")
@@ -131,7 +131,7 @@ def test_what_the_lab_refuses_is_reported_and_the_next_edit_goes_on() -> None:
         lab_topo = examples.two_hosts()
         lab_topo.update_node("h1", interfaces=list(t.node("h1").interfaces))
         s = Recording(lab_topo, refuse={("remove", "h1", "eth1"), ("rename", "h2", "hx")})
-        lab = Lab(s)                                       # type: ignore[arg-type]
+        lab = LiveEdits(s)                                       # type: ignore[arg-type]
         notices.clear()
         t.update_node("h1", interfaces=[t.node("h1").interfaces[0]])   # eth1, eth2 removed
         t.rename_node("h2", "hx")
